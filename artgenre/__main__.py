@@ -1,0 +1,5 @@
+import sys
+
+from artgenre.cli import main
+
+sys.exit(main())

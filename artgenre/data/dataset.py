@@ -1,0 +1,97 @@
+"""Containers for prepared data: one `Split` per partition, bundled in a `Dataset`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from artgenre.data.features import DEFAULT_FEATURES, FeatureParams
+
+GENRES: tuple[str, ...] = (
+    "blues", "classical", "country", "disco", "hiphop",
+    "jazz", "metal", "pop", "reggae", "rock",
+)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Segments of one partition.
+
+    Attributes
+    ----------
+    x : np.ndarray, shape (N, 1, 128, 128), float32 in [0, 1]
+        Log-mel segments (may be a read-only memory map of the cache).
+    y : np.ndarray, shape (N,), int64
+        Genre index into `Dataset.genres`.
+    track : np.ndarray, shape (N,), str
+        Track id of each segment (e.g. ``"blues.00012"``); segments of one track share it.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    track: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    @property
+    def tracks(self) -> np.ndarray:
+        """Unique track ids, sorted."""
+        return np.unique(self.track)
+
+    def take(self, index) -> "Split":
+        """A new split with the segments at ``index`` (array of ints or a slice)."""
+        return Split(x=np.asarray(self.x[index]), y=self.y[index], track=self.track[index])
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A prepared dataset: three track-disjoint splits plus provenance.
+
+    Attributes
+    ----------
+    name : str
+        Registry name (``"synth"``, ``"gtzan"``).
+    genres : tuple of str
+        Class names; label ``i`` is ``genres[i]``.
+    train, val, test : Split
+    skipped : tuple of (path, reason)
+        Audio files that were found but not used (undecodable, empty, too short).
+    missing : tuple of str
+        Tracks named by a split list but not found on disk.
+    cache_dir : Path or None
+        Folder holding the cached feature arrays.
+    from_cache : bool
+        True when the arrays were loaded from the cache rather than computed.
+    seconds : float
+        Wall-clock time taken by `load_dataset`.
+    params : FeatureParams
+    info : dict
+        Extra facts for summaries (root, split scheme, seed, clip counts, ...).
+    """
+
+    name: str
+    genres: tuple[str, ...]
+    train: Split
+    val: Split
+    test: Split
+    skipped: tuple[tuple[str, str], ...] = ()
+    missing: tuple[str, ...] = ()
+    cache_dir: Path | None = None
+    from_cache: bool = False
+    seconds: float = 0.0
+    params: FeatureParams = DEFAULT_FEATURES
+    info: dict = field(default_factory=dict)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.genres)
+
+    def split(self, name: str) -> Split:
+        """Return the split called ``"train"``, ``"val"`` or ``"test"``."""
+        from artgenre.errors import check_choice
+
+        check_choice("split", name, ("train", "val", "test"))
+        return getattr(self, name)

@@ -1,0 +1,122 @@
+"""Log-mel features and the fixed [0, 1] ↔ dB map.
+
+Every waveform, GTZAN or synthetic, goes through `waveform_to_segments`, so a model never sees
+inputs built any other way.
+
+The map from decibels to model input is fixed and affine::
+
+    x = (dB + TOP_DB) / TOP_DB,   dB = TOP_DB * x - TOP_DB,   TOP_DB = 80
+
+``power_to_db(ref=max, top_db=80)`` puts every clip in [-80, 0] dB relative to its loudest
+bin, so x lies in [0, 1] and a perturbation of size ε in input units is ``80 * ε`` dB
+(ε = 0.01 ≈ 0.8 dB, ε = 0.1 = 8 dB).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from artgenre.errors import DataError
+
+TOP_DB = 80.0
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    """Parameters of the log-mel front end (the seed's values are the defaults)."""
+
+    sr: int = 22050
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 128
+    frames: int = 128
+    top_db: float = TOP_DB
+
+    @property
+    def segment_samples(self) -> int:
+        """Audio samples spanned by one segment of ``frames`` frames (centred STFT)."""
+        return (self.frames - 1) * self.hop_length + 1
+
+    @property
+    def segment_seconds(self) -> float:
+        return self.frames * self.hop_length / self.sr
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+DEFAULT_FEATURES = FeatureParams()
+
+
+def unit_to_db(eps):
+    """Size of a perturbation ``eps`` (input units) in dB: ``80 * eps``."""
+    return np.asarray(eps, dtype=np.float64) * TOP_DB if np.ndim(eps) else float(eps) * TOP_DB
+
+
+def db_to_unit(db):
+    """Inverse of `unit_to_db`: the input-unit size of a ``db`` perturbation."""
+    return np.asarray(db, dtype=np.float64) / TOP_DB if np.ndim(db) else float(db) / TOP_DB
+
+
+def x_to_db(x: np.ndarray, *, top_db: float = TOP_DB) -> np.ndarray:
+    """Model input in [0, 1] → dB relative to the clip's maximum, in [-top_db, 0]."""
+    return np.asarray(x, dtype=np.float32) * top_db - top_db
+
+
+def db_to_x(db: np.ndarray, *, top_db: float = TOP_DB) -> np.ndarray:
+    """dB in [-top_db, 0] → model input in [0, 1] (clipped)."""
+    return np.clip((np.asarray(db, dtype=np.float32) + top_db) / top_db, 0.0, 1.0)
+
+
+def logmel(y: np.ndarray, params: FeatureParams = DEFAULT_FEATURES) -> np.ndarray:
+    """Log-mel spectrogram of a mono waveform, mapped to [0, 1].
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n_samples,)
+        Mono waveform at ``params.sr``.
+    params : FeatureParams
+
+    Returns
+    -------
+    np.ndarray, shape (n_mels, n_frames), float32, values in [0, 1]
+    """
+    import librosa
+
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 1:
+        raise DataError(f"expected a mono waveform of shape (n,), got shape {y.shape}")
+    mel = librosa.feature.melspectrogram(
+        y=y, sr=params.sr, n_fft=params.n_fft, hop_length=params.hop_length, n_mels=params.n_mels
+    )
+    if not np.any(mel > 0):
+        # A silent clip has no "max" to refer to; map it to the floor instead of NaN.
+        return np.zeros_like(mel, dtype=np.float32)
+    db = librosa.power_to_db(mel, ref=np.max, top_db=params.top_db)
+    return db_to_x(db, top_db=params.top_db)
+
+
+def n_segments(n_samples: int, params: FeatureParams = DEFAULT_FEATURES) -> int:
+    """Number of non-overlapping ``frames``-frame segments from ``n_samples`` samples."""
+    n_frames = 1 + n_samples // params.hop_length
+    return n_frames // params.frames
+
+
+def waveform_to_segments(y: np.ndarray, params: FeatureParams = DEFAULT_FEATURES) -> np.ndarray:
+    """Cut a clip's log-mel spectrogram into non-overlapping segments.
+
+    The spectrogram of the whole clip is computed once (``ref=max`` over the clip) and split
+    into consecutive blocks of ``params.frames`` frames; the incomplete tail is dropped.
+
+    Returns
+    -------
+    np.ndarray, shape (n_segments, 1, n_mels, frames), float32 in [0, 1]
+        ``n_segments`` may be 0 for clips shorter than one segment.
+    """
+    spec = logmel(y, params)
+    n = spec.shape[1] // params.frames
+    spec = spec[:, : n * params.frames]
+    segs = spec.reshape(params.n_mels, n, params.frames).transpose(1, 0, 2)
+    return np.ascontiguousarray(segs[:, None, :, :], dtype=np.float32)
