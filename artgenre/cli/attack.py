@@ -1,0 +1,138 @@
+"""``artgenre attack``: accuracy vs ε for FGSM/PGD/DeepFool/... and the automatic checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from artgenre.attacks import ATTACKS
+from artgenre.cli.app import app
+from artgenre.sweep import DEFAULT_ATTACKS, DEFAULT_EPS
+
+
+def _acc(p: dict | None) -> str:
+    if not p or p.get("value") is None:
+        return "—"
+    return f"{100 * p['value']:.1f}% [{100 * p['ci_low']:.1f}, {100 * p['ci_high']:.1f}]"
+
+
+def _num(v, fmt: str = ".4g") -> str:
+    return "—" if v is None else format(v, fmt)
+
+
+def accuracy_table(result: dict) -> Table:
+    """Rows ε, one column per swept attack: segment accuracy with its 95 % Wilson CI."""
+    cells = result.get("cells") or []
+    attacks = list(dict.fromkeys(c["attack"] for c in cells))
+    eps = sorted({float(c["eps"]) for c in cells})
+    where = f" (crafted on {result['source_model']})" if result.get("source_model") else ""
+    title = (f"{result['model']}{where}: segment accuracy vs ε on {result.get('n_samples', '?')} "
+             f"segments of {result.get('dataset', '?')} (95% Wilson CI); clean {_acc(result['clean']['segment_accuracy'])}")
+    table = Table(title=title)
+    table.add_column("ε", justify="right")
+    table.add_column("dB", justify="right")
+    for a in attacks:
+        table.add_column(a, justify="right")
+    df = result.get("deepfool")
+    df_acc = {round(p["eps"], 12): p["accuracy"] for p in (df or {}).get("accuracy_at_eps") or []}
+    if df:
+        table.add_column("deepfool (acc. at ε)", justify="right")
+    for e in sorted(set(eps) | set(df_acc)):
+        row = [f"{e:g}", f"{80 * e:.2f}"]
+        for a in attacks:
+            cell = next((c for c in cells if c["attack"] == a and abs(c["eps"] - e) < 1e-12), None)
+            row.append(_acc(cell["segment_accuracy"]) if cell else "—")
+        if df:
+            row.append(_acc(df_acc.get(round(e, 12))))
+        table.add_row(*row)
+    return table
+
+
+def deepfool_table(block: dict) -> Table:
+    """DeepFool's success rate and median minimal perturbation norms."""
+    table = Table(title=f"DeepFool minimal perturbations (overshoot {block.get('overshoot')})")
+    for col in ("success rate", "median L2", "median L∞", "median L∞ (dB)", "mean L∞", "time"):
+        table.add_column(col, justify="right")
+    med = (block.get("linf") or {}).get("median")
+    table.add_row(
+        _acc(block.get("success_rate")),
+        _num((block.get("l2") or {}).get("median")),
+        _num(med),
+        "—" if med is None else f"{80 * med:.2f}",
+        _num((block.get("linf") or {}).get("mean")),
+        f"{block.get('seconds', 0):.1f} s",
+    )
+    return table
+
+
+def checks_table(checks: list[dict]) -> Table:
+    """One row per automatic check: PASS (green), FAIL (red) or SKIP."""
+    table = Table(title="Automatic checks (Carlini et al. 2019)")
+    table.add_column("check")
+    table.add_column("verdict")
+    table.add_column("detail")
+    for c in checks:
+        verdict = {True: "[green]PASS[/green]", False: "[bold red]FAIL[/bold red]"}.get(c["passed"], "[yellow]SKIP[/yellow]")
+        table.add_row(c["name"], verdict, c["detail"])
+    return table
+
+
+@app.command("attack")
+def attack(
+    checkpoint: Path = typer.Option(..., "--checkpoint", help="Checkpoint of the attacked model (.pt)."),
+    attacks: str = typer.Option(
+        ",".join(DEFAULT_ATTACKS), "--attack",
+        help=f"Comma-separated attacks: {', '.join(ATTACKS)}, or art:<Class> (any ART evasion attack).",
+    ),
+    eps: str = typer.Option(
+        ",".join(f"{e:g}" for e in DEFAULT_EPS), "--eps",
+        help="Comma-separated L∞ budgets in input units, each in [0, 1] (0.01 = 0.8 dB).",
+    ),
+    limit: int = typer.Option(None, "--limit", help="Attack only N segments (seeded, class-stratified)."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Attack and prediction batch size."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    out: Path = typer.Option(Path("results"), "--out", help="Output folder."),
+    source_checkpoint: Path = typer.Option(
+        None, "--source-checkpoint", help="Transfer attack: craft on this model, evaluate --checkpoint."
+    ),
+    param: list[str] = typer.Option(
+        None, "--param", help="Attack parameter ATTACK.KEY=VALUE (pgd.steps=50) or KEY=VALUE (norm=inf); repeatable."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sample choice and of every cell."),
+    n_examples: int = typer.Option(8, "--n-examples", help="Adversarial examples saved to the .npz."),
+    split: str = typer.Option("test", "--split", help="Split to attack: test, val or train."),
+) -> None:
+    """Sweep attacks over ε, write <out>/attack-<model>[-from-<source>].json; reruns resume."""
+    from artgenre.sweep import AttackConfig, result_stem, run_attack
+
+    config = AttackConfig(
+        checkpoint=str(checkpoint),
+        attacks=attacks,
+        eps=eps,
+        limit=limit,
+        batch_size=batch_size,
+        device=device,
+        out=str(out),
+        seed=seed,
+        source_checkpoint=None if source_checkpoint is None else str(source_checkpoint),
+        params=tuple(param or ()),
+        n_examples=n_examples,
+        split=split,
+    )
+    result = run_attack(config)
+    console = Console()
+    if result.get("cells") or result.get("deepfool"):
+        console.print(accuracy_table(result))
+    if result.get("deepfool"):
+        console.print(deepfool_table(result["deepfool"]))
+    console.print(checks_table(result.get("checks") or []))
+    stem = result_stem(model=result["model"], source_model=result.get("source_model"), defense=result.get("defense"))
+    console.print(f"result: {out / (stem + '.json')}")
+    failed = [c for c in result.get("checks") or [] if c["passed"] is False]
+    if failed:
+        console.print(f"[bold red]{len(failed)} automatic check(s) FAILED:[/bold red]")
+        for c in failed:
+            console.print(f"[red]  ✗ {c['name']}: {c['detail']}[/red]")

@@ -1,0 +1,83 @@
+"""``artgenre run``: the whole pipeline (prepare → train → attack → defend → report), resumable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from artgenre.cli.app import app
+
+
+def _split(value: str | None, cast=str):
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    try:
+        return tuple(cast(v) for v in items)
+    except ValueError:
+        from artgenre.errors import ParameterError
+
+        raise ParameterError(f"{value!r} is not a comma-separated list of numbers") from None
+
+
+def summary_tables(result) -> list[Table]:
+    """The compact end-of-run summary: key robustness table and stage timings."""
+    tables = []
+    report = result.report
+    key = getattr(report, "key_rows", None)
+    if key:
+        table = Table(title="Accuracy under attack (segment level, test split)")
+        for col in key[0]:
+            table.add_column(str(col), justify="left" if col in ("model", "defense", "attack") else "right")
+        for row in key:
+            table.add_row(*[str(v) for v in row.values()])
+        tables.append(table)
+    timing = Table(title=f"Pipeline stages ({result.seconds:.0f} s in all)")
+    timing.add_column("stage")
+    timing.add_column("seconds", justify="right")
+    for rec in result.stages:
+        timing.add_row(rec["stage"], f"{rec['seconds']:.1f}")
+    tables.append(timing)
+    return tables
+
+
+@app.command("run")
+def run(
+    config_file: Path = typer.Option(None, "--config", help="TOML file with pipeline settings (see experiments/)."),
+    dataset: str = typer.Option(None, "--dataset", help="Dataset: synth (built-in, default) or gtzan."),
+    root: Path = typer.Option(None, "--root", help="GTZAN folder (with --dataset gtzan)."),
+    split: str = typer.Option(None, "--split", help="Split scheme: random or filtered."),
+    profile: str = typer.Option(None, "--profile", help="Training profile: quick (default) or paper."),
+    models: str = typer.Option(None, "--models", help="Comma-separated models (default cnn,resnet18)."),
+    attacks: str = typer.Option(None, "--attacks", help="Comma-separated attacks of the sweep."),
+    eps: str = typer.Option(None, "--eps", help="Comma-separated ε grid, input units (80·ε dB)."),
+    defenses: str = typer.Option(None, "--defenses", help="Comma-separated defenses ('' for none)."),
+    defense_models: str = typer.Option(None, "--defense-models", help="Models that get the defenses."),
+    limit: int = typer.Option(None, "--limit", help="Attack at most N test segments."),
+    seed: int = typer.Option(None, "--seed", help="Seed of training and attacks."),
+    device: str = typer.Option(None, "--device", help="auto (default), cpu, cuda or cuda:N."),
+    cache_dir: Path = typer.Option(None, "--cache-dir", help="Feature cache folder."),
+    out: Path = typer.Option(None, "--out", help="Results folder (default results/)."),
+) -> None:
+    """Run the whole pipeline; rerunning resumes from finished stages."""
+    from artgenre.pipeline import make_pipeline_config, run_pipeline
+
+    config = make_pipeline_config(
+        config_file=config_file, dataset=dataset,
+        root=None if root is None else str(root), split_scheme=split, profile=profile,
+        models=_split(models), attacks=_split(attacks), eps=_split(eps, float),
+        defenses=_split(defenses), defense_models=_split(defense_models), limit=limit,
+        seed=seed, device=device, cache_dir=None if cache_dir is None else str(cache_dir),
+        out=None if out is None else str(out),
+    )
+    result = run_pipeline(config)
+    console = Console()
+    for table in summary_tables(result):
+        console.print(table)
+    if result.report is not None:
+        for check in getattr(result.report, "failed_checks", []) or []:
+            console.print(f"[bold red]CHECK FAILED[/]: {check}")
+        console.print(f"report: {getattr(result.report, 'report_md', Path(config.out) / 'report' / 'report.md')}")

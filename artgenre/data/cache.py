@@ -1,0 +1,254 @@
+"""On-disk cache of prepared feature arrays.
+
+One folder per prepared dataset, named ``<name>-<key>`` under the cache root, where the key
+hashes everything the arrays depend on (dataset name, file list with sizes and mtimes,
+feature parameters, split scheme, seed, synthesis options, cache format)::
+
+    <cache root>/synth-1f0c.../
+        train_x.npy  train_y.npy  train_track.npy
+        val_x.npy    ...          test_track.npy
+        manifest.json            <- written last
+
+Every file is written atomically and the manifest goes last, so a folder without a manifest
+is an interrupted build and is simply rebuilt. On load the manifest's shapes, dtypes and
+checksums (labels and track ids) are checked against the files; a truncated or corrupt file
+is reported with a warning and the dataset is rebuilt. ``x`` is opened with
+``mmap_mode='r'``.
+
+The cache root is ``cache_dir`` when given, else ``$ARTGENRE_CACHE``, else
+``~/.cache/artgenre``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from artgenre.data.dataset import Split
+from artgenre.data.splits import SPLIT_NAMES
+from artgenre.errors import DataError
+from artgenre.io import atomic_path, atomic_save_npy, atomic_write_json, read_json, to_jsonable
+from artgenre.runtime import log
+
+CACHE_FORMAT = 1
+ENV_VAR = "ARTGENRE_CACHE"
+MANIFEST = "manifest.json"
+ARRAYS = ("x", "y", "track")
+
+
+def default_cache_root() -> Path:
+    """``$ARTGENRE_CACHE`` if set and non-empty, else ``~/.cache/artgenre``."""
+    env = os.environ.get(ENV_VAR, "").strip()
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "artgenre"
+
+
+def resolve_cache_root(*, cache_dir: str | os.PathLike | None = None) -> Path:
+    """The cache root: ``cache_dir`` when given, else `default_cache_root`.
+
+    Raises
+    ------
+    DataError
+        The path exists and is not a folder.
+    """
+    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_root()
+    if root.exists() and not root.is_dir():
+        raise DataError(f"cache_dir {str(root)!r} exists and is not a folder")
+    return root
+
+
+def cache_key(*, inputs: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of ``inputs`` serialised as canonical JSON (sorted keys)."""
+    blob = json.dumps(
+        {"format": CACHE_FORMAT, **to_jsonable(dict(inputs))}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def entry_dir(*, cache_dir: str | os.PathLike | None, name: str, key: str) -> Path:
+    """Folder of one cache entry: ``<cache root>/<name>-<first 16 hex digits of key>``."""
+    return resolve_cache_root(cache_dir=cache_dir) / f"{name}-{key[:16]}"
+
+
+@dataclass(frozen=True)
+class CachedData:
+    """What a cache entry holds: the three splits and the provenance stored beside them."""
+
+    splits: dict[str, Split]
+    skipped: tuple[tuple[str, str], ...]
+    missing: tuple[str, ...]
+    info: dict
+    build_seconds: float
+
+
+def _digest(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def _describe(a: np.ndarray, *, checksum: bool) -> dict:
+    out = {"shape": list(a.shape), "dtype": a.dtype.str}
+    if checksum:
+        out["sha256"] = _digest(a)
+    return out
+
+
+def write_cache(
+    *,
+    folder: Path,
+    key: str,
+    name: str,
+    genres: Sequence[str],
+    parts: Mapping[str, list[tuple[str, int, np.ndarray]]],
+    skipped: Sequence[tuple[str, str]],
+    missing: Sequence[str],
+    info: Mapping[str, Any],
+    params: Mapping[str, Any],
+    build_seconds: float,
+) -> None:
+    """Write one cache entry; the manifest is written last.
+
+    Parameters
+    ----------
+    folder : Path
+        Entry folder (see `entry_dir`); created if needed.
+    key : str
+        The entry's `cache_key`, stored in the manifest and checked on load.
+    name : str
+        Dataset name.
+    genres : sequence of str
+        Class names.
+    parts : mapping
+        ``split -> [(track, label, segments), ...]`` (lists) with ``segments`` of shape
+        (k, 1, n_mels, frames), float32. The lists are modified in place: each entry's
+        segments are released once written, so the dataset never sits in memory twice.
+    skipped, missing, info, params, build_seconds
+        Provenance stored in the manifest.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest_path = folder / MANIFEST
+    # A stale manifest must not vouch for arrays that are about to change.
+    if manifest_path.exists():
+        manifest_path.unlink()
+    splits_meta: dict[str, dict] = {}
+    for split in SPLIT_NAMES:
+        items = parts[split] if split in parts else []
+        n = int(sum(seg.shape[0] for _, _, seg in items))
+        seg_shape = tuple(items[0][2].shape[1:]) if items else (1, int(params["n_mels"]), int(params["frames"]))
+        y = np.concatenate([np.full(seg.shape[0], lab, dtype=np.int64) for _, lab, seg in items]) if items else np.zeros(0, np.int64)
+        track = np.concatenate([np.full(seg.shape[0], t) for t, _, seg in items]) if items else np.zeros(0, dtype="<U1")
+        track = track.astype(str)
+        x_path = folder / f"{split}_x.npy"
+        with atomic_path(x_path) as tmp:
+            x = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, *seg_shape))
+            pos = 0
+            for i in range(len(items)):
+                seg = items[i][2]
+                x[pos: pos + seg.shape[0]] = seg
+                pos += seg.shape[0]
+                items[i] = (items[i][0], items[i][1], None)  # free the per-track copy
+            x.flush()
+            x_desc = _describe(x, checksum=False)
+            del x
+        atomic_save_npy(folder / f"{split}_y.npy", y)
+        atomic_save_npy(folder / f"{split}_track.npy", track)
+        splits_meta[split] = {
+            "segments": n,
+            "tracks": len(items),
+            "x": x_desc,
+            "y": _describe(y, checksum=True),
+            "track": _describe(track, checksum=True),
+        }
+    atomic_write_json(
+        manifest_path,
+        {
+            "format": CACHE_FORMAT,
+            "key": key,
+            "name": name,
+            "genres": list(genres),
+            "params": dict(params),
+            "splits": splits_meta,
+            "skipped": [list(s) for s in skipped],
+            "missing": list(missing),
+            "info": dict(info),
+            "build_seconds": float(build_seconds),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        },
+    )
+
+
+class _Damaged(Exception):
+    pass
+
+
+def _load_array(path: Path, desc: dict, *, mmap: bool) -> np.ndarray:
+    if not path.is_file():
+        raise _Damaged(f"{path.name} is missing")
+    try:
+        a = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise _Damaged(f"{path.name} cannot be read ({exc})") from None
+    if list(a.shape) != list(desc["shape"]) or a.dtype.str != desc["dtype"]:
+        raise _Damaged(
+            f"{path.name} has shape {a.shape} and dtype {a.dtype.str}; the manifest says "
+            f"{tuple(desc['shape'])} and {desc['dtype']}"
+        )
+    if "sha256" in desc and _digest(a) != desc["sha256"]:
+        raise _Damaged(f"{path.name} does not match its checksum")
+    return a
+
+
+def read_cache(*, folder: Path, key: str, n_classes: int) -> CachedData | None:
+    """Load and validate a cache entry.
+
+    Parameters
+    ----------
+    folder : Path
+        Entry folder.
+    key : str
+        Expected `cache_key`.
+    n_classes : int
+        Labels must lie in ``[0, n_classes)``.
+
+    Returns
+    -------
+    CachedData or None
+        None when there is no complete entry, or when it is damaged (then a warning names
+        the problem and the caller rebuilds). ``x`` arrays are read-only memory maps.
+    """
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        if folder.is_dir():
+            log.info("cache %s has no manifest (interrupted build); rebuilding", folder)
+        return None
+    try:
+        manifest = read_json(manifest_path)
+        if manifest.get("format") != CACHE_FORMAT or manifest.get("key") != key:
+            raise _Damaged("its manifest belongs to another cache format or key")
+        splits: dict[str, Split] = {}
+        for split in SPLIT_NAMES:
+            meta = manifest["splits"][split]
+            x = _load_array(folder / f"{split}_x.npy", meta["x"], mmap=True)
+            y = _load_array(folder / f"{split}_y.npy", meta["y"], mmap=False)
+            track = _load_array(folder / f"{split}_track.npy", meta["track"], mmap=False)
+            if not (x.shape[0] == y.shape[0] == track.shape[0] == meta["segments"]):
+                raise _Damaged(f"{split} arrays have different lengths")
+            if y.size and (y.min() < 0 or y.max() >= n_classes):
+                raise _Damaged(f"{split} labels lie outside [0, {n_classes})")
+            splits[split] = Split(x=x, y=y, track=track)
+        return CachedData(
+            splits=splits,
+            skipped=tuple((str(p), str(r)) for p, r in manifest.get("skipped", [])),
+            missing=tuple(str(t) for t in manifest.get("missing", [])),
+            info=dict(manifest.get("info", {})),
+            build_seconds=float(manifest.get("build_seconds", 0.0)),
+        )
+    except (_Damaged, DataError, KeyError, TypeError, ValueError) as exc:
+        log.warning("feature cache %s is damaged (%s); rebuilding it", folder, exc)
+        return None

@@ -1,0 +1,352 @@
+"""Defenses through ART: adversarial training, feature squeezing, and a squeezing detector.
+
+`DEFENSES` maps a name to a `DefenseSpec`; `run_defense` trains (or wraps) the defended model,
+sweeps attacks against it and writes ``<out>/defense-<model>-<defense>.json``.
+
+=================  ============================================================================
+``adv-mixed``      ART ``AdversarialTrainer``, ratio 0.5, PGD inner attack (`adversarial`)
+``adv-pure``       the same with ratio 1.0 (train on adversarial examples only)
+``adv-fast``       FGSM with random start, ratio 1.0, kept epoch = best PGD validation accuracy
+``squeeze``        ART ``FeatureSqueezing`` (5 bits) on the baseline model, inference only
+``squeeze-mixed``  adversarial training (ratio 0.5) with the squeezer at training and inference
+``squeeze-pure``   the same with ratio 1.0
+``detector``       feature-squeezing detector (5 bits + 2x2 median) guarding the baseline model
+=================  ============================================================================
+
+Training recipe: the standard one (`artgenre.training.fit`, same profiles, seeding, progress,
+checkpoints). ``init="finetune"`` (default for profile ``quick``: `FINETUNE_EPOCHS` epochs)
+starts from the clean baseline's weights; ``init="scratch"`` (default for ``paper``: the
+profile's epoch budget) from a fresh initialisation. The baseline comes from
+``<out>/train-<model>.json`` and its checkpoint, trained first with `run_training` if absent.
+
+Evaluation (cells, as in ``artgenre attack``): every cell records ``adaptive``:
+
+- adversarial training without squeezing: white-box attacks on the defended model, which *are*
+  adaptive (``adaptive: true``).
+- squeezing: non-adaptive = examples crafted on the same weights *without* the squeezer, then
+  classified *with* it; adaptive = the attack run on the squeezed classifier itself, which ART
+  differentiates through the squeezer as the identity (BPDA; see `artgenre.defenses.squeeze`).
+- detector: non-adaptive = white-box attack on the guarded model that ignores the detector;
+  adaptive = the attack on `SqueezeEnsemble` (raw and squeezed views at once, BPDA), which
+  fools the classifier while keeping raw and squeezed predictions together. The classifier's
+  accuracy goes in ``cells``, the detector's metrics in ``detector.per_attack``.
+
+A defense should be credited with its adaptive numbers only (the report does this).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from artgenre.data import DataConfig
+from artgenre.defenses.adversarial import INNER_PROFILES, InnerAttack, check_ratio
+from artgenre.defenses.squeeze import check_bit_depth
+from artgenre.errors import ParameterError, check_choice, check_range
+from artgenre.registry import Registry
+
+__all__ = [
+    "DEFENSES", "DefenseConfig", "DefenseSpec", "FINETUNE_EPOCHS", "make_defense_config",
+    "result_path", "run_defense",
+]
+
+#: Fine-tuning epochs per profile (``init="finetune"``); from scratch uses the profile's epochs.
+FINETUNE_EPOCHS = {"quick": 2, "paper": 20}
+#: Default initialisation per profile.
+DEFAULT_INIT = {"quick": "finetune", "paper": "scratch"}
+INITS = ("finetune", "scratch")
+
+
+@dataclass(frozen=True)
+class DefenseSpec:
+    """What a defense does (the values of `DEFENSES`).
+
+    Attributes
+    ----------
+    name : str
+    summary : str
+        One line for help texts and tables.
+    ratio : float or None
+        Default share of adversarial examples per training batch; None = no training.
+    inner : str or None
+        `artgenre.defenses.adversarial.INNER_ATTACKS` key of the training attack.
+    squeeze : bool
+        Feature squeezing on the classifier (at inference; also at training if it trains).
+    plan : str
+        How it is evaluated (`artgenre.defenses.run.PLANS` key): ``whitebox`` (attacks on
+        the defended model, adaptive), ``squeeze`` (non-adaptive and BPDA-adaptive) or
+        ``detector`` (classifier cells plus detector metrics).
+    guard : bool
+        Select the kept epoch by PGD validation accuracy (catastrophic-overfitting guard).
+    """
+
+    name: str
+    summary: str
+    ratio: float | None = None
+    inner: str | None = None
+    squeeze: bool = False
+    plan: str = "whitebox"
+    guard: bool = False
+
+    @property
+    def trains(self) -> bool:
+        return self.ratio is not None
+
+    @property
+    def detector(self) -> bool:
+        return self.plan == "detector"
+
+
+DEFENSES: Registry = Registry("defense")
+for _spec in (
+    DefenseSpec("adv-mixed", "adversarial training, half of each batch PGD examples", ratio=0.5, inner="pgd"),
+    DefenseSpec("adv-pure", "adversarial training on PGD examples only", ratio=1.0, inner="pgd"),
+    DefenseSpec("adv-fast", "fast adversarial training (FGSM + random start), PGD-selected epoch",
+                ratio=1.0, inner="fgsm-rs", guard=True),
+    DefenseSpec("squeeze", "feature squeezing (bit depth) at inference on the baseline model",
+                squeeze=True, plan="squeeze"),
+    DefenseSpec("squeeze-mixed", "squeezing + adversarial training, half PGD examples",
+                ratio=0.5, inner="pgd", squeeze=True, plan="squeeze"),
+    DefenseSpec("squeeze-pure", "squeezing + adversarial training on PGD examples only",
+                ratio=1.0, inner="pgd", squeeze=True, plan="squeeze"),
+    DefenseSpec("detector", "feature-squeezing detector (reject if squeezing changes the output)",
+                plan="detector"),
+):
+    DEFENSES.register(_spec.name)(_spec)
+
+
+def _int_or_none(name: str, value, low: int):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ParameterError(f"{name}={value!r} is not valid; expected an integer >= {low}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class DefenseConfig:
+    """Everything that determines a defense run (saved as ``config`` in its result).
+
+    Fields left as None are filled from the profile and the defense when the config is built,
+    so a saved config always holds the values actually used.
+
+    Attributes
+    ----------
+    model : str
+        `artgenre.models.MODELS` key.
+    defense : str
+        `DEFENSES` key.
+    data : DataConfig
+    profile : str
+        ``quick`` or ``paper`` (`artgenre.training.PROFILES`).
+    init : str or None
+        ``finetune`` or ``scratch``; default `DEFAULT_INIT` [profile]. Training defenses only.
+    epochs : int or None
+        Training epochs; default `FINETUNE_EPOCHS` [profile] (finetune) or the profile's.
+    batch_size : int or None
+        Training batch size; default: the profile's.
+    train_eps : float
+        L∞ budget of the inner attack, in (0, 1] (0.01 = 0.8 dB).
+    inner_steps : int or None
+        PGD steps of the inner attack (and of the adv-fast guard); default
+        `INNER_PROFILES` [profile] (quick 3, paper 7).
+    inner_step_ratio : float or None
+        PGD step as a fraction of ``train_eps``; default quick 0.5, paper 0.25.
+    ratio : float or None
+        Share of adversarial examples per batch, in (0, 1]; default from the defense.
+
+    (``init``, ``epochs``, ``batch_size``, ``inner_steps``, ``inner_step_ratio`` and ``ratio`` are validated
+    and then set to None for defenses that do not train.)
+    bit_depth : int
+        Squeezer bit depth, 1..64 (5 = 32 levels).
+    median : bool
+        Detector also compares against a 2x2 median filter.
+    target_fpr : float
+        Detector false-positive rate on clean validation data, in (0, 1).
+    attacks : tuple of str
+        `artgenre.attacks.ATTACKS` keys for the evaluation sweep.
+    eps : tuple of float
+        Evaluation budgets, each in [0, 1].
+    limit : int or None
+        Evaluate on at most this many test segments (None: all).
+    guard_size : int
+        Validation segments in the adv-fast PGD guard (>= 1).
+    eval_batch_size : int
+        Batch size for attacks and predictions (>= 1).
+    seed : int
+    device : str
+    out : str
+    """
+
+    model: str = "cnn"
+    defense: str = "adv-mixed"
+    data: DataConfig = field(default_factory=DataConfig)
+    profile: str = "quick"
+    init: str | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    train_eps: float = 0.01
+    inner_steps: int | None = None
+    inner_step_ratio: float | None = None
+    ratio: float | None = None
+    bit_depth: int = 5
+    median: bool = True
+    target_fpr: float = 0.05
+    attacks: tuple[str, ...] = ("fgsm", "pgd")
+    eps: tuple[float, ...] = (0.01, 0.03, 0.1)
+    limit: int | None = None
+    guard_size: int = 64
+    eval_batch_size: int = 64
+    seed: int = 0
+    device: str = "auto"
+    out: str = "results"
+
+    def __post_init__(self) -> None:
+        from artgenre.models import MODELS
+        from artgenre.training import PROFILES
+
+        MODELS[self.model]
+        spec = DEFENSES[self.defense]
+        check_choice("profile", self.profile, PROFILES)
+        data = self.data
+        if isinstance(data, dict):
+            data = DataConfig.from_dict(data)
+        elif not isinstance(data, DataConfig):
+            raise ParameterError(f"data={data!r} is not valid; expected a DataConfig or a dict of its fields")
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 - frozen
+        set_("data", data)
+
+        if spec.trains:
+            init = DEFAULT_INIT[self.profile] if self.init is None else self.init
+            check_choice("init", init, INITS)
+            epochs = _int_or_none("epochs", self.epochs, 1)
+            if epochs is None:
+                epochs = FINETUNE_EPOCHS[self.profile] if init == "finetune" else PROFILES[self.profile]["epochs"]
+            ratio = check_ratio(spec.ratio if self.ratio is None else self.ratio)
+            profile_inner = INNER_PROFILES[self.profile]
+            steps = profile_inner["steps"] if self.inner_steps is None else self.inner_steps
+            step_ratio = profile_inner["step_ratio"] if self.inner_step_ratio is None else self.inner_step_ratio
+            inner = InnerAttack(kind=spec.inner, eps=self.train_eps, steps=steps, step_ratio=step_ratio)
+            set_("init", init)
+            set_("epochs", epochs)
+            set_("ratio", ratio)
+            set_("inner_steps", int(inner.steps))
+            set_("inner_step_ratio", float(inner.step_ratio))
+            set_("train_eps", float(inner.eps))
+            set_("batch_size", _int_or_none("batch_size", self.batch_size, 1) or PROFILES[self.profile]["batch_size"])
+        else:
+            # Training options are validated but dropped, so one command line (or pipeline
+            # loop) can serve every defense; the saved config shows they played no part.
+            if self.ratio is not None:
+                check_ratio(self.ratio)
+            if self.init is not None:
+                check_choice("init", self.init, INITS)
+            _int_or_none("epochs", self.epochs, 1)
+            _int_or_none("inner_steps", self.inner_steps, 1)
+            if self.inner_step_ratio is not None:
+                check_range("inner_step_ratio", self.inner_step_ratio, low=0.0, low_open=True)
+            _int_or_none("batch_size", self.batch_size, 1)
+            for name in ("ratio", "init", "epochs", "inner_steps", "inner_step_ratio", "batch_size"):
+                set_(name, None)
+            set_("train_eps", check_range("train_eps", self.train_eps, low=0.0, high=1.0, low_open=True))
+        set_("bit_depth", check_bit_depth(self.bit_depth))
+        set_("target_fpr", check_range("target_fpr", self.target_fpr, low=0.0, high=1.0,
+                                       low_open=True, high_open=True))
+        set_("median", bool(self.median))
+        set_("attacks", _attack_names(self.attacks))
+        set_("eps", _eps_grid(self.eps))
+        set_("limit", _int_or_none("limit", self.limit, 1))
+        set_("guard_size", _int_or_none("guard_size", self.guard_size, 1))
+        set_("eval_batch_size", _int_or_none("eval_batch_size", self.eval_batch_size, 1))
+        set_("seed", _int_or_none("seed", self.seed, 0))
+        set_("device", _device_name(self.device))
+        set_("out", str(self.out))
+
+    @property
+    def spec(self) -> DefenseSpec:
+        return DEFENSES[self.defense]
+
+    @property
+    def inner(self) -> InnerAttack | None:
+        """The training attack, or None for defenses that do not train."""
+        if not self.spec.trains:
+            return None
+        return InnerAttack(kind=self.spec.inner, eps=self.train_eps, steps=self.inner_steps,
+                           step_ratio=self.inner_step_ratio)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DefenseConfig":
+        """Rebuild (and re-validate) a config from its saved JSON form."""
+        d = dict(d)
+        for key in ("attacks", "eps"):
+            if key in d and isinstance(d[key], list):
+                d[key] = tuple(d[key])
+        return make_defense_config(**d)
+
+
+def _device_name(value) -> str:
+    name = str(value).strip().lower()
+    if name in ("auto", "cpu", "cuda") or (name.startswith("cuda:") and name[5:].isdigit()):
+        return name
+    raise ParameterError(f"device={value!r} is not valid; choose one of: auto, cpu, cuda, cuda:N")
+
+
+def _attack_names(names) -> tuple[str, ...]:
+    if isinstance(names, str):
+        names = tuple(n.strip() for n in names.split(",") if n.strip())
+    names = tuple(names)
+    if not names:
+        raise ParameterError("attacks=() is empty; name at least one attack, e.g. fgsm,pgd")
+    from artgenre.attacks import check_attack_name, is_eps_bounded
+
+    for name in names:
+        check_attack_name(name=name)
+        if not is_eps_bounded(name=name):
+            raise ParameterError(
+                f"attack {name!r} has no ε budget (minimal-norm); defenses are evaluated with "
+                "ε-bounded attacks such as fgsm, pgd or noise"
+            )
+    return tuple(dict.fromkeys(names))
+
+
+def _eps_grid(values) -> tuple[float, ...]:
+    if isinstance(values, (int, float)):
+        values = (values,)
+    grid = tuple(check_range("eps", v, low=0.0, high=1.0) for v in values)
+    if not grid:
+        raise ParameterError("eps=() is empty; give at least one budget in [0, 1], e.g. 0.01,0.03,0.1")
+    return grid
+
+
+def make_defense_config(**fields) -> DefenseConfig:
+    """A validated `DefenseConfig`; fields set to None fall back to their defaults.
+
+    Raises
+    ------
+    ParameterError
+        Unknown field, model, defense, profile, init or attack; ``ratio`` outside (0, 1]; ``bit_depth`` not an integer in 1..64;
+        ``target_fpr`` outside (0, 1); ``train_eps`` outside (0, 1]; ``eps`` outside [0, 1];
+        a minimal-norm attack (deepfool);
+        non-positive epochs, steps, limit or batch sizes.
+    """
+    known = {f.name for f in dataclasses.fields(DefenseConfig)}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise ParameterError(
+            f"unknown defense option(s) {', '.join(unknown)}; valid options: {', '.join(sorted(known))}"
+        )
+    defaults = {f.name: f.default for f in dataclasses.fields(DefenseConfig)
+                if f.default is not dataclasses.MISSING}
+    values = {k: v for k, v in fields.items() if v is not None or defaults.get(k, 0) is None}
+    return DefenseConfig(**values)
+
+
+def result_path(out, *, model: str, defense: str) -> Path:
+    """``<out>/defense-<model>-<defense>.json``."""
+    return Path(out) / f"defense-{model}-{defense}.json"
+
+
+from artgenre.defenses.run import run_defense  # noqa: E402  (needs the names above)

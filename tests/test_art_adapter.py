@@ -1,0 +1,121 @@
+"""The ART adapter: predict, gradients and fit through ART, eval-mode attacks, tracked loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from artgenre.art_adapter import TrackedCrossEntropyLoss, as_art_classifier, reset_train_stats, train_stats
+from artgenre.errors import ParameterError
+from artgenre.models import MODELS, build_model
+
+SHAPE = (1, 32, 32)
+
+
+def _classifier(name="cnn", seed=0):
+    torch.manual_seed(seed)
+    model = build_model(name=name, input_size=32)
+    return as_art_classifier(model, device="cpu", input_shape=SHAPE, nb_classes=10)
+
+
+def _batch(n=6, seed=0):
+    """Inputs and ONE-HOT labels: ART's loss_gradient expects one-hot (its attacks convert)."""
+    rng = np.random.default_rng(seed)
+    return rng.random((n, *SHAPE), dtype=np.float32), np.eye(10, dtype=np.float32)[rng.integers(0, 10, n)]
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_predict_and_gradients_through_art(name):
+    clf = _classifier(name)
+    x, y = _batch()
+    logits = clf.predict(x)
+    assert logits.shape == (6, 10) and np.isfinite(logits).all()
+    grad = clf.loss_gradient(x, y)
+    assert grad.shape == x.shape and np.abs(grad).sum() > 0
+    cg = clf.class_gradient(x, label=3)
+    assert cg.shape == (6, 1, *SHAPE)
+    assert clf.clip_values[0] == 0 and clf.clip_values[1] == 1
+
+
+def test_gradients_in_eval_mode_leave_batchnorm_untouched():
+    clf = _classifier()
+    clf.model.train()
+    before = clf.model.features[1].running_mean.clone()
+    x, y = _batch()
+    g1 = clf.loss_gradient(x, y)
+    assert not clf.model.training
+    assert torch.equal(before, clf.model.features[1].running_mean)
+    # Eval mode means no dropout: the gradient is a deterministic function of the input.
+    assert np.array_equal(g1, clf.loss_gradient(x, y))
+
+
+def test_fit_through_art_tracks_running_stats_and_updates_weights():
+    clf = _classifier()
+    x, y = _batch(n=10)
+    w0 = clf.model.classifier[-1].weight.detach().clone()
+    reset_train_stats(clf)
+    clf.fit(x, y.argmax(axis=1), batch_size=4, nb_epochs=1)  # integer labels, as training passes
+    stats = train_stats(clf)
+    assert stats["n"] == 10 and np.isfinite(stats["loss"]) and 0 <= stats["accuracy"] <= 1
+    assert not torch.equal(w0, clf.model.classifier[-1].weight)
+    # Attack-time losses (eval mode) must not leak into the training statistics.
+    clf.loss_gradient(x, y)
+    clf.predict(x)
+    assert train_stats(clf)["n"] == 10
+    reset_train_stats(clf)
+    assert train_stats(clf)["n"] == 0 and np.isnan(train_stats(clf)["loss"])
+
+
+def test_tracked_loss_equals_cross_entropy_mean():
+    model = torch.nn.Linear(4, 3).train()
+    loss_fn = TrackedCrossEntropyLoss(model)
+    logits_a, logits_b = torch.randn(5, 3), torch.randn(3, 3)
+    ya, yb = torch.tensor([0, 1, 2, 0, 1]), torch.tensor([2, 2, 0])
+    la, lb = loss_fn(logits_a, ya), loss_fn(logits_b, yb)
+    stats = loss_fn.stats()
+    assert stats["n"] == 8
+    assert stats["loss"] == pytest.approx((la.item() * 5 + lb.item() * 3) / 8, rel=1e-6)
+    correct = (logits_a.argmax(1) == ya).sum() + (logits_b.argmax(1) == yb).sum()
+    assert stats["accuracy"] == pytest.approx(correct.item() / 8)
+    model.eval()
+    loss_fn(logits_a, ya)
+    assert loss_fn.stats()["n"] == 8
+
+
+def test_train_stats_absent_for_plain_loss():
+    from art.estimators.classification import PyTorchClassifier
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    clf = PyTorchClassifier(model=model, loss=torch.nn.CrossEntropyLoss(), input_shape=(4,), nb_classes=2,
+                            device_type="cpu")
+    assert train_stats(clf) is None
+    reset_train_stats(clf)  # no-op, no error
+
+
+def test_cuda_request_without_cuda_is_a_parameter_error():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    with pytest.raises(ParameterError, match="CUDA"):
+        as_art_classifier(build_model(name="cnn", input_size=32), device="cuda:0", input_shape=SHAPE)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_explicit_cuda_index_is_honoured():
+    idx = torch.cuda.device_count() - 1
+    clf = as_art_classifier(build_model(name="cnn", input_size=32), device=f"cuda:{idx}", input_shape=SHAPE)
+    assert clf.device == torch.device(f"cuda:{idx}")
+    assert next(clf.model.parameters()).device == torch.device(f"cuda:{idx}")
+    x, y = _batch()
+    assert clf.loss_gradient(x, y).shape == x.shape
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"learning_rate": 0}, "learning_rate"), ({"weight_decay": -1}, "weight_decay"),
+     ({"input_shape": (1, 0, 32)}, "input_shape"), ({"nb_classes": 1}, "nb_classes"),
+     ({"device": "tpu"}, "device")],
+)
+def test_bad_adapter_arguments(kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        as_art_classifier(build_model(name="cnn", input_size=32), **{"input_shape": SHAPE, **kwargs})

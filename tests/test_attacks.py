@@ -1,0 +1,269 @@
+"""Attacks through ART: every registered attack is exercised by the parametrized tests."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from artgenre.art_adapter import as_art_classifier
+from artgenre.attacks import (
+    ATTACKS,
+    DEEPFOOL_OVERSHOOT,
+    PGD_STEP_RATIO,
+    PGD_STEPS,
+    attack_params,
+    frozen_weights,
+    is_eps_bounded,
+    make_attack,
+    parse_params,
+    parse_value,
+    resolve_params,
+)
+
+N_CLASSES, SIDE = 3, 16
+# Tests pin the CPU so timings and results do not depend on the machine having a GPU.
+DEVICE = "cpu"
+EPS = 0.1
+
+
+def make_data(n_per_class: int = 12, seed: int = 0):
+    """Class k = a bright band in rows [5k, 5k+4] on a dim noisy background, in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.0, 0.35, size=(N_CLASSES * n_per_class, 1, SIDE, SIDE)).astype(np.float32)
+    y = np.repeat(np.arange(N_CLASSES), n_per_class)
+    for i, label in enumerate(y):
+        x[i, 0, 5 * label : 5 * label + 4, :] += 0.5
+    return np.clip(x, 0, 1), y.astype(np.int64)
+
+
+class TinyNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(), nn.Linear(16, N_CLASSES),
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def trained_classifier(seed: int = 0, steps: int = 60):
+    torch.manual_seed(seed)
+    model = TinyNet()
+    x, y = make_data(seed=seed + 100)
+    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    for _ in range(steps):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(xt), yt).backward()
+        opt.step()
+    return as_art_classifier(model, device=DEVICE, input_shape=(1, SIDE, SIDE), nb_classes=N_CLASSES)
+
+
+@pytest.fixture(scope="module")
+def clf():
+    return trained_classifier()
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_data(n_per_class=6, seed=1)
+
+
+def _acc(clf, x, y) -> float:
+    return float((clf.predict(x).argmax(1) == y).mean())
+
+
+def test_tiny_model_is_trained(clf, data):
+    x, y = data
+    # The attack tests below are only meaningful on a model that is right on clean input.
+    assert _acc(clf, x, y) >= 0.9
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_every_attack_generates_valid_inputs_and_does_not_help(name, clf, data):
+    x, y = data
+    attack = ATTACKS[name](clf, eps=EPS, batch_size=8)
+    x_adv = attack.generate(x, y)
+    assert x_adv.shape == x.shape and x_adv.dtype == np.float32
+    assert np.isfinite(x_adv).all() and x_adv.min() >= 0.0 and x_adv.max() <= 1.0
+    assert _acc(clf, x_adv, y) <= _acc(clf, x, y)
+    if is_eps_bounded(name=name):
+        assert np.abs(x_adv - x).max() <= EPS + 1e-6
+
+
+@pytest.mark.parametrize("name", [a for a in ATTACKS if is_eps_bounded(name=a)])
+def test_eps_zero_returns_the_clean_input(name, clf, data):
+    x, y = data
+    x_adv = ATTACKS[name](clf, eps=0.0, batch_size=8).generate(x, y)
+    assert np.array_equal(x_adv, x)
+    assert x_adv is not x  # a copy: callers may modify it
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_every_attack_accepts_an_empty_batch(name, clf):
+    x = np.zeros((0, 1, SIDE, SIDE), np.float32)
+    assert ATTACKS[name](clf, eps=EPS, batch_size=4).generate(x, np.zeros(0, np.int64)).shape == x.shape
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_every_attack_restores_weight_gradients_flags(name, clf, data):
+    x, y = data
+    model = clf.model
+    for p in model.parameters():
+        p.grad = None
+    ATTACKS[name](clf, eps=EPS, batch_size=8).generate(x[:4], y[:4])
+    assert all(p.requires_grad for p in model.parameters())
+    # ART calls zero_grad() then backward(); a weight gradient would show up here unless frozen.
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_frozen_weights_skips_weight_gradients_but_keeps_input_gradients():
+    model = TinyNet()
+    model.net[0].bias.requires_grad_(False)  # a parameter frozen by the caller stays frozen
+    x = torch.rand(2, 1, SIDE, SIDE, requires_grad=True)
+    with frozen_weights(model=model):
+        model(x).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.parameters())
+    assert not model.net[0].bias.requires_grad
+    assert model.net[0].weight.requires_grad
+
+
+def test_pgd_and_fgsm_break_the_model_at_a_large_eps(clf, data):
+    x, y = data
+    clean = _acc(clf, x, y)
+    fgsm = _acc(clf, ATTACKS["fgsm"](clf, eps=0.3, batch_size=8).generate(x, y), y)
+    pgd = _acc(clf, ATTACKS["pgd"](clf, eps=0.3, batch_size=8, steps=20).generate(x, y), y)
+    noise = _acc(clf, ATTACKS["noise"](clf, eps=0.3, batch_size=8, seed=0).generate(x, y), y)
+    assert pgd < clean and fgsm < clean
+    assert pgd <= fgsm
+    assert noise >= fgsm
+
+
+def test_pgd_defaults_use_art_pytorch_path(clf):
+    from art.attacks.evasion.projected_gradient_descent.projected_gradient_descent_pytorch import (
+        ProjectedGradientDescentPyTorch,
+    )
+
+    attack = ATTACKS["pgd"](clf, eps=0.02, batch_size=8)
+    inner = attack.art_attack
+    assert isinstance(inner._attack, ProjectedGradientDescentPyTorch)
+    assert inner.max_iter == PGD_STEPS == 10
+    assert inner.eps_step == pytest.approx(0.02 * PGD_STEP_RATIO) and PGD_STEP_RATIO == 0.25
+    assert inner.num_random_init == 1 and inner.norm == np.inf and inner.verbose is False
+
+
+def test_pgd_stronger_setting_and_restarts(clf):
+    attack = make_attack("pgd", clf, eps=0.02, batch_size=8, params={"steps": 50, "restarts": 2})
+    assert attack.art_attack.max_iter == 50
+    assert attack.art_attack.num_random_init == 3
+
+
+def test_pgd_with_numpy_preprocessing_warns_about_the_numpy_path(data, caplog):
+    from art.defences.preprocessor import SpatialSmoothing
+
+    torch.manual_seed(0)
+    # Any NumPy (non-framework) preprocessor, e.g. ART's FeatureSqueezing, forces the numpy path.
+    clf = as_art_classifier(
+        TinyNet(), device=DEVICE, input_shape=(1, SIDE, SIDE), nb_classes=N_CLASSES,
+        preprocessing_defences=[SpatialSmoothing(window_size=2, clip_values=(0.0, 1.0))],
+    )
+    with caplog.at_level(logging.WARNING, logger="artgenre"):
+        attack = ATTACKS["pgd"](clf, eps=0.02, batch_size=8, steps=2)
+    assert "numpy path" in caplog.text and "SpatialSmoothing" in caplog.text
+    x, y = data
+    assert np.abs(attack.generate(x[:3], y[:3]) - x[:3]).max() <= 0.02 + 1e-6
+
+
+def test_fgsm_is_one_full_signed_gradient_step(clf, data):
+    x, y = data
+    x_adv = ATTACKS["fgsm"](clf, eps=0.05, batch_size=8).generate(x, y)
+    delta = x_adv - x
+    interior = (x > 0.06) & (x < 0.94)
+    # Away from the box edges every pixel moves by exactly ±ε (or 0 where the gradient is 0).
+    moved = np.abs(delta[interior])
+    assert np.allclose(moved[moved > 0], 0.05, atol=1e-6)
+
+
+def test_deepfool_uses_paper_overshoot_and_configurable_iterations(clf):
+    attack = ATTACKS["deepfool"](clf, eps=0.0, batch_size=8)
+    assert attack.art_attack.epsilon == DEEPFOOL_OVERSHOOT == 0.02
+    assert attack.art_attack.max_iter == 50 and attack.art_attack.nb_grads == 10
+    custom = make_attack("deepfool", clf, eps=0.0, batch_size=8, params={"max_iter": 5, "nb_grads": 2})
+    assert custom.art_attack.max_iter == 5 and custom.art_attack.nb_grads == 2
+
+
+def test_deepfool_flips_most_correct_samples(clf, data):
+    x, y = data
+    x_adv = ATTACKS["deepfool"](clf, eps=0.0, batch_size=8).generate(x, y)
+    correct = clf.predict(x).argmax(1) == y
+    flipped = clf.predict(x_adv).argmax(1) != y
+    assert (flipped & correct).sum() >= 0.5 * correct.sum()
+
+
+def test_noise_is_seeded_and_has_amplitude_eps(clf, data):
+    x, y = data
+    a = ATTACKS["noise"](clf, eps=0.05, batch_size=8, seed=3).generate(x, y)
+    b = ATTACKS["noise"](clf, eps=0.05, batch_size=8, seed=3).generate(x, y)
+    c = ATTACKS["noise"](clf, eps=0.05, batch_size=8, seed=4).generate(x, y)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    interior = (x > 0.06) & (x < 0.94)
+    assert np.allclose(np.abs(a - x)[interior], 0.05, atol=1e-6)
+    np.random.seed(7)
+    g1 = ATTACKS["noise"](clf, eps=0.05, batch_size=8).generate(x, y)
+    np.random.seed(7)
+    assert np.array_equal(g1, ATTACKS["noise"](clf, eps=0.05, batch_size=8).generate(x, y))
+
+
+def test_art_prefix_builds_basic_iterative_method(clf, data):
+    x, y = data
+    attack = make_attack("art:BasicIterativeMethod", clf, eps=0.05, batch_size=8, params={"max_iter": 3})
+    assert type(attack.art_attack).__name__ == "BasicIterativeMethod"
+    assert attack.art_attack.eps == 0.05 and attack.art_attack.max_iter == 3
+    x_adv = attack.generate(x, y)
+    assert np.abs(x_adv - x).max() <= 0.05 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1
+    assert _acc(clf, x_adv, y) <= _acc(clf, x, y)
+
+
+def test_art_prefix_builds_square_attack_with_parsed_params(clf, data):
+    x, y = data
+    params = resolve_params(
+        attacks=["art:SquareAttack"], triples=parse_params(items=["norm=inf", "art:SquareAttack.max_iter=5"])
+    )["art:SquareAttack"]
+    attack = make_attack("art:SquareAttack", clf, eps=0.05, batch_size=8, params=params)
+    assert attack.art_attack.norm == np.inf and attack.art_attack.max_iter == 5
+    x_adv = attack.generate(x[:6], y[:6])
+    assert np.abs(x_adv - x[:6]).max() <= 0.05 + 1e-6
+
+
+def test_attack_params_lists_factory_and_art_keywords():
+    assert set(attack_params(name="pgd")) == {"steps", "step_ratio", "restarts"}
+    assert attack_params(name="fgsm") == ()
+    square = attack_params(name="art:SquareAttack")
+    assert "max_iter" in square and "norm" in square
+    assert "eps" not in square and "batch_size" not in square
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("50", 50), ("0.25", 0.25), ("true", True), ("False", False), ("inf", np.inf), ("-inf", -np.inf),
+     ("none", None), ("l2", "l2"), ("1e-3", 1e-3)],
+)
+def test_parse_value(text, expected):
+    value = parse_value(text=text)
+    assert value == expected and type(value) is type(expected)
+
+
+def test_parse_params_targets_one_or_all_attacks():
+    triples = parse_params(items=["pgd.steps=50", "norm=inf", "art:SquareAttack.p_init=0.5"])
+    assert triples == (("pgd", "steps", 50), ("*", "norm", np.inf), ("art:SquareAttack", "p_init", 0.5))
+    per = resolve_params(attacks=["fgsm", "pgd", "art:SquareAttack"], triples=triples)
+    # norm goes only to the attack that accepts it; fgsm/pgd are L∞ by construction.
+    assert per == {"fgsm": {}, "pgd": {"steps": 50}, "art:SquareAttack": {"norm": np.inf, "p_init": 0.5}}

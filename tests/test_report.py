@@ -1,0 +1,428 @@
+"""Tests of `artgenre report` on a folder of small, schema-complete fixture results."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from artgenre.data.dataset import GENRES
+from artgenre.data.features import DEFAULT_FEATURES, waveform_to_segments
+from artgenre.errors import ParameterError
+from artgenre.io import atomic_write_json
+from artgenre.report import (
+    build_report,
+    factor_label,
+    improvement_factor,
+    snr_db,
+)
+from artgenre.stats import proportion
+
+N = 200  # attacked test segments in every fixture result
+EPS = (0.001, 0.003, 0.01, 0.03, 0.1)
+META = {"artgenre": "0.1.0", "git_sha": None, "created": "2024-01-01T00:00:00+00:00"}
+DATASET = "synth"
+
+
+# ---------------------------------------------------------------- fixture builder
+
+
+def _evaluate(rng, acc: float, n: int = N) -> dict:
+    k = int(round(acc * n))
+    conf = np.zeros((10, 10), dtype=int)
+    labels = np.arange(n) % 10
+    wrong = rng.choice(n, size=n - k, replace=False)
+    pred = labels.copy()
+    pred[wrong] = (labels[wrong] + rng.integers(1, 10, size=wrong.size)) % 10
+    np.add.at(conf, (labels, pred), 1)
+    tracks = n // 10
+    kt = int(round(min(1.0, acc + 0.05) * tracks))
+    return {
+        "segment_accuracy": proportion(k, n),
+        "track_accuracy_vote": proportion(kt, tracks),
+        "track_accuracy_mean": proportion(kt, tracks),
+        "confusion": conf.tolist(),
+    }
+
+
+def _cell(rng, attack: str, eps: float, acc: float, clean_acc: float, *, adaptive=False) -> dict:
+    ev = _evaluate(rng, acc)
+    k_clean = int(round(clean_acc * N))
+    k = ev["segment_accuracy"]["k"]
+    return {
+        "attack": attack, "eps": eps, "eps_db": 80 * eps, "adaptive": adaptive,
+        "segment_accuracy": ev["segment_accuracy"], "track_accuracy": ev["track_accuracy_vote"],
+        "success_rate": proportion(max(0, k_clean - k), max(1, k_clean)),
+        "l2": {"mean": eps * 100.0, "median": eps * 95.0}, "linf": {"mean": eps, "median": eps},
+        "perturbation_db": {"mean_abs": 60 * eps, "max_abs": 80 * eps},
+        "seconds": 0.5, "confusion": ev["confusion"],
+    }
+
+
+def _curve(clean: float, eps: float, attack: str) -> float:
+    # Accuracy falls with ε; PGD is stronger than FGSM and reaches 0 at ε = 0.1.
+    scale = 0.02 if attack == "pgd" else 0.04
+    acc = clean * math.exp(-eps / scale)
+    return 0.0 if attack == "pgd" and eps >= 0.1 else acc
+
+
+def _train(rng, model: str, clean: float) -> dict:
+    hist = [{"epoch": e, "train_loss": 2.0 / e, "train_acc": 0.5 + e / 40, "val_loss": 2.1 / e,
+             "val_acc": 0.45 + e / 40, "lr": 1e-3, "seconds": 3.0} for e in range(1, 6)]
+    return {
+        "kind": "train", "config": {"model": model, "epochs": 5}, "meta": META, "model": model,
+        "dataset": DATASET, "defense": None,
+        "metrics": {"val": _evaluate(rng, clean - 0.02), "test": _evaluate(rng, clean)},
+        "epochs_run": 5, "best_epoch": 4, "train_seconds": 15.0 + rng.random(),
+        "ms_per_sample": 0.8, "n_params": 123_456 if model == "cnn" else 11_172_810,
+        "history": hist, "checkpoint": f"checkpoints/{model}.pt",
+    }
+
+
+def _examples_npz(path: Path, rng, n: int = 3) -> None:
+    sr = DEFAULT_FEATURES.sr
+    t = np.arange(int(3.1 * sr)) / sr
+    clean = []
+    for i in range(n):
+        y = 0.4 * np.sin(2 * np.pi * (220 * (i + 1)) * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
+        y = y + 0.02 * rng.standard_normal(t.size)
+        clean.append(waveform_to_segments(y.astype(np.float32))[0])
+    clean = np.stack(clean).astype(np.float32)
+    adv = np.clip(clean + 0.01 * np.sign(rng.standard_normal(clean.shape)), 0, 1).astype(np.float32)
+    np.savez(path, clean=clean, adversarial=adv, y=np.arange(n) % 10,
+             track=np.array([f"{GENRES[i % 10]}.0000{i}" for i in range(n)]),
+             attack=np.array(["pgd"] * n), eps=np.full(n, 0.01), genres=np.array(GENRES))
+
+
+def _attack(rng, model: str, clean: float, *, checks, examples=None, source=None, eps=EPS,
+            deepfool=True) -> dict:
+    cells = [_cell(rng, a, e, _curve(clean, e, a), clean) for a in ("fgsm", "pgd") for e in eps]
+    df = None
+    if deepfool:
+        l2 = rng.lognormal(mean=0.0, sigma=0.4, size=50)
+        linf = rng.lognormal(mean=-4.5, sigma=0.4, size=50)
+        df = {"overshoot": 0.02, "success_rate": proportion(48, 50),
+              "l2": {"mean": float(l2.mean()), "median": float(np.median(l2)), "values": l2.tolist()},
+              "linf": {"mean": float(linf.mean()), "median": float(np.median(linf)), "values": linf.tolist()},
+              "accuracy_at_eps": [{"eps": e, "accuracy": proportion(int(round(N * _curve(clean, e, "pgd") * 1.1)) if e < 0.1 else 2, N)} for e in eps]}
+    return {
+        "kind": "attack", "config": {"model": model, "eps": list(eps)}, "meta": META,
+        "model": model, "dataset": DATASET, "source_model": source, "defense": None,
+        "clean": _evaluate(rng, clean), "cells": cells, "deepfool": df, "checks": checks,
+        "examples": examples,
+    }
+
+
+def _defense(rng, model: str, defense: str, clean: float, *, robust: dict, adaptive: dict | None,
+             detector=False) -> dict:
+    cells = [_cell(rng, a, e, v, clean) for (a, e), v in robust.items()]
+    if adaptive:
+        cells += [_cell(rng, a, e, v, clean, adaptive=True) for (a, e), v in adaptive.items()]
+    det = None
+    if detector:
+        per = []
+        for a in ("fgsm", "pgd"):
+            for e in (0.01, 0.03):
+                for ad in (False, True):
+                    fpr = np.linspace(0, 1, 21)
+                    power = 0.3 if not ad else 0.7
+                    per.append({"attack": a, "eps": e, "adaptive": ad,
+                                "tpr": proportion(int(N * (1 - power / 2)), N), "auc": 1 - power / 2,
+                                "reject_accuracy": proportion(int(N * 0.6), N),
+                                "roc": {"fpr": fpr.tolist(), "tpr": (fpr**power).tolist()}})
+        det = {"threshold": 0.42, "target_fpr": 0.05, "fpr_val": proportion(10, 200),
+               "fpr_test": proportion(12, 200), "per_attack": per}
+    return {
+        "kind": "defense", "config": {"model": model, "defense": defense}, "meta": META,
+        "model": model, "dataset": DATASET, "defense": defense,
+        "clean": _evaluate(rng, clean), "baseline_clean": _evaluate(rng, CLEAN[model]),
+        "train_seconds": 40.0, "baseline_train_seconds": 15.0, "cells": cells, "detector": det,
+    }
+
+
+CLEAN = {"cnn": 0.72, "resnet18": 0.8}
+PAPER = [(a, e) for a in ("fgsm", "pgd") for e in (0.01, 0.03, 0.1)]
+
+
+def make_results(root: Path, *, only_training: bool = False, seed: int = 0) -> Path:
+    """Write a realistic results folder (every result kind and block) under ``root``."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    for m in CLEAN:
+        atomic_write_json(root / f"train-{m}.json", _train(rng, m, CLEAN[m]))
+    if only_training:
+        return root
+    _examples_npz(root / "examples-cnn.npz", rng)
+    checks_cnn = [
+        {"name": "pgd_not_weaker_than_fgsm", "passed": True, "detail": "PGD ≤ FGSM at every ε"},
+        {"name": "accuracy_falls_with_eps", "passed": False, "detail": "FGSM accuracy rose from ε=0.01 to ε=0.03"},
+    ]
+    checks_res = [{"name": "pgd_not_weaker_than_fgsm", "passed": True, "detail": "ok"}]
+    atomic_write_json(root / "attack-cnn.json", _attack(
+        rng, "cnn", CLEAN["cnn"], checks=checks_cnn,
+        examples={"file": "examples-cnn.npz", "indices": [3, 17, 42]}))
+    atomic_write_json(root / "attack-resnet18.json", _attack(rng, "resnet18", CLEAN["resnet18"], checks=checks_res))
+    atomic_write_json(root / "attack-resnet18-from-cnn.json", _attack(
+        rng, "resnet18", CLEAN["resnet18"], checks=[], source="cnn", eps=(0.01, 0.03), deepfool=False))
+    for m in CLEAN:
+        c = CLEAN[m] - 0.06
+        robust = {(a, e): min(c, 0.2 + _curve(CLEAN[m], e, a)) for a, e in PAPER}
+        atomic_write_json(root / f"defense-{m}-adv_train.json",
+                          _defense(rng, m, "adv_train", c, robust=robust, adaptive=None))
+    sq_clean = CLEAN["cnn"] - 0.02
+    sq_na = {(a, e): min(sq_clean, 0.3 + _curve(CLEAN["cnn"], e, a)) for a, e in PAPER}
+    sq_ad = {(a, e): 0.5 * v for (a, e), v in sq_na.items()}
+    atomic_write_json(root / "defense-cnn-squeeze.json",
+                      _defense(rng, "cnn", "squeeze", sq_clean, robust=sq_na, adaptive=sq_ad, detector=True))
+    (root / "broken.json").write_text('{"kind": "attack", "cells": [', encoding="utf-8")
+    (root / "notes.json").write_text('{"comment": "not a result"}', encoding="utf-8")
+    return root
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _load(root: Path, name: str) -> dict:
+    return json.loads((root / name).read_text())
+
+
+def _read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _cell_of(result: dict, attack: str, eps: float, adaptive: bool = False) -> dict:
+    return next(c for c in result["cells"] if c["attack"] == attack and abs(c["eps"] - eps) < 1e-9
+                and bool(c["adaptive"]) == adaptive)
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory):
+    root = make_results(tmp_path_factory.mktemp("results"))
+    summary = build_report(results_dir=root, max_examples=1, n_iter=4)
+    return root, summary
+
+
+TABLE_KEYS = (
+    "table1_clean", "table2_robustness", "table3_defense_clean", "table4_defense_attack",
+    "table5_improvement", "table6_best_defense", "table_adaptive", "table_deepfool",
+    "table_detector", "table_transfer", "table_checks", "table_audio",
+)
+FIGURES = (
+    "fig_accuracy_vs_eps_cnn.png", "fig_accuracy_vs_eps_resnet18.png", "fig_deepfool_norms.png",
+    "fig_spectrograms.png", "fig_detector_roc.png", "fig_confusion_cnn.png", "fig_confusion_resnet18.png",
+)
+
+
+# ---------------------------------------------------------------- tests
+
+
+def test_every_table_and_figure_is_written(full):
+    root, summary = full
+    out = root / "report"
+    assert summary.out_dir == out
+    md = (out / "report.md").read_text()
+    for key in TABLE_KEYS:
+        table = summary.tables[key]
+        assert table.rows, f"{key} is empty: {table.not_run}"
+        assert table.title in md
+        rows = _read_csv(out / f"{key}.csv")
+        assert len(rows) == len(table.rows)
+    for n in range(1, 7):
+        assert f"## Table {n} " in md
+    for name in FIGURES:
+        path = out / name
+        assert path.exists(), name
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert path.stat().st_size > 15_000, f"{name} looks empty ({path.stat().st_size} bytes)"
+        assert f"]({name})" in md
+    assert "not run" not in md
+    report = json.loads((out / "report.json").read_text())
+    assert set(TABLE_KEYS) <= set(report["tables"])
+    assert summary.report_md in summary.files and summary.report_json in summary.files
+
+
+def test_failed_check_is_at_the_top(full):
+    root, summary = full
+    md = (root / "report" / "report.md").read_text()
+    assert [c["name"] for c in summary.failed_checks] == ["accuracy_falls_with_eps"]
+    assert "FAILED" in md
+    assert md.index("accuracy_falls_with_eps") < md.index("## Table 1 ")
+    checks = _read_csv(root / "report" / "table_checks.csv")
+    assert checks[0]["passed"] == "false" and all(r["passed"] == "true" for r in checks[1:])
+
+
+def test_malformed_and_non_result_json(full):
+    root, summary = full
+    assert [Path(p).name for p, _ in summary.unreadable] == ["broken.json"]
+    md = (root / "report" / "report.md").read_text()
+    assert "broken.json" in md and "notes.json" not in md
+    assert md.index("broken.json") < md.index("## Table 1 ")
+
+
+def test_table1_and_table2_values_come_from_the_results(full):
+    root, summary = full
+    rows = {r["model"]: r for r in _read_csv(root / "report" / "table1_clean.csv")}
+    for m in ("cnn", "resnet18"):
+        train = _load(root, f"train-{m}.json")
+        acc = train["metrics"]["test"]["segment_accuracy"]
+        assert float(rows[m]["segment_accuracy"]) == pytest.approx(acc["value"], abs=1e-6)
+        assert float(rows[m]["segment_accuracy_ci_low"]) == pytest.approx(acc["ci_low"], abs=1e-6)
+        assert int(rows[m]["n_params"]) == train["n_params"]
+    t2 = {float(r["eps"]): r for r in _read_csv(root / "report" / "table2_robustness.csv")}
+    attack = _load(root, "attack-resnet18.json")
+    assert set(t2) == {0.0, *EPS}
+    assert float(t2[0.0]["resnet18/pgd"]) == pytest.approx(attack["clean"]["segment_accuracy"]["value"], abs=1e-6)
+    for e in EPS:
+        assert float(t2[e]["eps_db"]) == pytest.approx(80 * e)
+        want = _cell_of(attack, "pgd", e)["segment_accuracy"]["value"]
+        assert float(t2[e]["resnet18/pgd"]) == pytest.approx(want, abs=1e-6)
+
+
+def test_table3_clean_cost_is_difference_to_baseline(full):
+    root, summary = full
+    rows = [r for r in summary.tables["table3_defense_clean"].rows if r["strategy"] == "squeeze"]
+    assert len(rows) == 1
+    d = _load(root, "defense-cnn-squeeze.json")
+    want = d["clean"]["segment_accuracy"]["value"] - d["baseline_clean"]["segment_accuracy"]["value"]
+    assert rows[0]["diff_pts"] == pytest.approx(want)
+
+
+def test_adaptive_number_is_credited_and_compared(full):
+    root, summary = full
+    d = _load(root, "defense-cnn-squeeze.json")
+    t4 = {(r["model"], r["strategy"]): r for r in summary.tables["table4_defense_attack"].rows}
+    got = t4[("cnn", "squeeze")]["pgd@0.03"]
+    assert got["adaptive"] is True
+    assert got["value"] == pytest.approx(_cell_of(d, "pgd", 0.03, True)["segment_accuracy"]["value"])
+    assert t4[("cnn", "adv_train")]["pgd@0.03"]["adaptive"] is False
+    side = {(r["defense"], r["attack"], r["eps"]): r for r in summary.tables["table_adaptive"].rows}
+    row = side[("squeeze", "fgsm", 0.01)]
+    na = _cell_of(d, "fgsm", 0.01)["segment_accuracy"]["value"]
+    ad = _cell_of(d, "fgsm", 0.01, True)["segment_accuracy"]["value"]
+    assert row["diff_pts"] == pytest.approx(ad - na)
+    assert "(a)" in (root / "report" / "report.md").read_text()
+
+
+def test_improvement_factor_on_fixture_values(full):
+    root, summary = full
+    undef = _load(root, "attack-cnn.json")
+    sq = _load(root, "defense-cnn-squeeze.json")
+    rows = {(r["defense"], r["attack"], r["eps"]): r for r in summary.tables["table5_improvement"].rows}
+    u = _cell_of(undef, "fgsm", 0.03)["segment_accuracy"]["value"]
+    d = _cell_of(sq, "fgsm", 0.03, True)["segment_accuracy"]["value"]
+    assert u > 0
+    row = rows[("squeeze", "fgsm", 0.03)]
+    assert row["factor"] == pytest.approx(d / u)
+    assert row["gain_pts"] == pytest.approx(d - u)
+    assert row["factor_label"] == f"{d / u:.2f}×"
+    # The fixture's PGD at ε = 0.1 leaves the undefended model at 0 %: the ratio is undefined.
+    u0 = _cell_of(undef, "pgd", 0.1)["segment_accuracy"]["value"]
+    d0 = _cell_of(sq, "pgd", 0.1, True)["segment_accuracy"]["value"]
+    assert u0 == 0 and d0 > 0
+    row0 = rows[("squeeze", "pgd", 0.1)]
+    assert row0["factor_label"] == "∞" and row0["gain_pts"] == pytest.approx(d0)
+    csv_row = next(r for r in _read_csv(root / "report" / "table5_improvement.csv")
+                   if r["defense"] == "squeeze" and r["attack"] == "pgd" and float(r["eps"]) == 0.1)
+    assert csv_row["factor_label"] == "∞"
+
+
+def test_best_defense_is_the_highest_credited_accuracy(full):
+    root, summary = full
+    t4 = summary.tables["table4_defense_attack"].rows
+    for row in summary.tables["table6_best_defense"].rows:
+        col = f"{row['attack']}@{row['eps']:g}"
+        cands = {r["strategy"]: r[col]["value"] for r in t4
+                 if r["model"] == row["model"] and r["strategy"] != "none" and r[col] is not None}
+        top = max(cands.values())
+        assert row["best_defense"] == sorted(s for s in cands if cands[s] == top)[0]
+        assert row["defended"]["value"] == pytest.approx(max(cands.values()))
+        assert row["gain_pts"] == pytest.approx(row["defended"]["value"] - row["baseline"]["value"])
+    assert len(summary.tables["table6_best_defense"].rows) == 2 * 2 * 3  # models × attacks × ε
+
+
+def test_deepfool_detector_and_transfer_sections(full):
+    root, summary = full
+    a = _load(root, "attack-cnn.json")["deepfool"]
+    df = next(r for r in summary.tables["table_deepfool"].rows if r["model"] == "cnn")
+    assert df["linf_median_db"] == pytest.approx(80 * a["linf"]["median"])
+    assert df["success_rate"]["value"] == pytest.approx(a["success_rate"]["value"])
+    det = summary.tables["table_detector"].rows
+    assert len(det) == 8 and {r["adaptive"] for r in det} == {True, False}
+    tr = summary.tables["table_transfer"].rows
+    assert {(r["source"], r["target"]) for r in tr} == {("cnn", "resnet18")}
+    assert all(r["white_box"] is not None for r in tr)
+
+
+def test_audio_pairs_are_valid_wavs_with_finite_snr(full):
+    import soundfile as sf
+
+    root, summary = full
+    assert len(summary.audio) == 1
+    hop, sr = DEFAULT_FEATURES.hop_length, DEFAULT_FEATURES.sr
+    for row in summary.audio:
+        clean, sr_c = sf.read(root / "report" / row["clean_wav"])
+        adv, sr_a = sf.read(root / "report" / row["adversarial_wav"])
+        assert sr_c == sr_a == sr
+        assert sf.info(root / "report" / row["clean_wav"]).subtype == "PCM_16"
+        assert abs(clean.size - 127 * hop) <= hop and adv.size == clean.size
+        assert np.all(np.isfinite(clean)) and np.max(np.abs(clean)) > 0.1
+        assert math.isfinite(row["snr_db"]) and row["snr_db"] > 0
+        # The number in the report describes the files that were written (16-bit rounding aside).
+        assert snr_db(clean=clean, other=adv) == pytest.approx(row["snr_db"], abs=0.5)
+        assert row["mean_abs_db"] == pytest.approx(0.8, abs=0.1)  # fixture: ±0.01 (0.8 dB) per bin
+    assert Path(summary.tables["table_audio"].rows[0]["clean_wav"]).name == "0_clean.wav"
+
+
+def test_only_training_marks_the_rest_not_run(tmp_path):
+    root = make_results(tmp_path / "results", only_training=True)
+    summary = build_report(results_dir=root, out_dir=tmp_path / "out")
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert summary.tables["table1_clean"].rows
+    for key in TABLE_KEYS[1:]:
+        assert summary.tables[key].not_run, key
+        assert (tmp_path / "out" / f"{key}.csv").exists()
+    assert md.count("_not run_") >= len(TABLE_KEYS) - 1
+    assert not list((tmp_path / "out").glob("*.png"))
+    assert not (tmp_path / "out" / "audio").exists()
+    assert summary.failed_checks == ()
+
+
+def test_report_folder_inside_results_is_not_read_back(full):
+    root, _ = full
+    again = build_report(results_dir=root, max_examples=0)
+    assert len(again.tables["table1_clean"].rows) == 2
+    assert [Path(p).name for p, _ in again.unreadable] == ["broken.json"]
+
+
+def test_improvement_factor_known_numbers():
+    assert improvement_factor(defended=0.6, undefended=0.2) == pytest.approx(3.0)
+    assert improvement_factor(defended=0.1, undefended=0.4) == pytest.approx(0.25)
+    assert math.isinf(improvement_factor(defended=0.3, undefended=0.0))
+    assert math.isnan(improvement_factor(defended=0.0, undefended=0.0))
+    assert factor_label(3.0) == "3.00×" and factor_label(math.inf) == "∞" and factor_label(math.nan) == "n/a"
+    with pytest.raises(ParameterError, match="undefended"):
+        improvement_factor(defended=0.5, undefended=1.5)
+
+
+def test_snr_known_signal():
+    clean = np.ones(1000)
+    assert snr_db(clean=clean, other=clean + 0.1) == pytest.approx(20.0)
+    assert math.isinf(snr_db(clean=clean, other=clean))
+
+
+def test_cli_report_smoke(tmp_path):
+    import artgenre.cli  # noqa: F401  (attaches the commands)
+    from typer.testing import CliRunner
+
+    from artgenre.cli.app import app
+
+    root = make_results(tmp_path / "results", only_training=True)
+    res = CliRunner().invoke(app, ["report", str(root), "--out", str(tmp_path / "rep"), "--no-audio"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "rep" / "report.md").exists()
+    assert "cnn clean acc." in res.output
