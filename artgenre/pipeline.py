@@ -38,6 +38,8 @@ class PipelineConfig:
     ----------
     dataset, root, split_scheme, data_seed, cache_dir
         Which data to use (see `artgenre.data.load_dataset`).
+    data_options : tuple of (name, value) or mapping
+        Dataset options, e.g. ``{"clips_per_genre": 4}`` for a smaller synthetic set.
     profile : str
         Training profile (``quick`` or ``paper``) for standard and adversarial training.
     models : tuple of str
@@ -66,6 +68,7 @@ class PipelineConfig:
     split_scheme: str = "random"
     data_seed: int = 0
     cache_dir: str | None = None
+    data_options: tuple[tuple[str, Any], ...] = ()
     profile: str = "quick"
     models: tuple[str, ...] = ("cnn", "resnet18")
     attacks: tuple[str, ...] = ("fgsm", "pgd", "deepfool", "noise")
@@ -104,6 +107,7 @@ class PipelineConfig:
                 f"defense_models={missing} are not among models={list(self.models)}; "
                 "defended models need their baseline in the same run"
             )
+        self.data_config()  # validates dataset options and split scheme
         if self.limit is not None and self.limit < 1:
             raise ParameterError(f"limit={self.limit!r} is not valid; expected a positive integer or None")
 
@@ -112,7 +116,7 @@ class PipelineConfig:
 
         return DataConfig(
             dataset=self.dataset, root=self.root, split_scheme=self.split_scheme,
-            seed=self.data_seed, cache_dir=self.cache_dir,
+            seed=self.data_seed, cache_dir=self.cache_dir, options=self.data_options,
         )
 
 
@@ -150,7 +154,9 @@ def make_pipeline_config(*, config_file: str | Path | None = None, **overrides: 
         raise ParameterError(
             f"unknown pipeline setting(s) {unknown}; valid settings: {', '.join(sorted(known))}"
         )
-    for key in _TUPLE_FIELDS & set(values):
+    if isinstance(values.get("data_options"), dict):
+        values["data_options"] = tuple(sorted(values["data_options"].items()))
+    for key in _TUPLE_FIELDS & set(values) - {"data_options"}:
         value = values[key]
         values[key] = tuple(value) if isinstance(value, (list, tuple)) else (value,)
     return PipelineConfig(**values)
@@ -215,7 +221,7 @@ def run_pipeline(config: PipelineConfig, *, progress: bool = True) -> PipelineRe
     from artgenre.data import load_dataset
     from artgenre.defenses import make_defense_config, run_defense
     from artgenre.report import build_report
-    from artgenre.sweep import make_attack_config, run_attack
+    from artgenre.sweep import AttackConfig, run_attack
     from artgenre.training import checkpoint_path, make_train_config, run_training
 
     seed_everything(config.seed)
@@ -236,7 +242,7 @@ def run_pipeline(config: PipelineConfig, *, progress: bool = True) -> PipelineRe
         checkpoints[model] = result.get("checkpoint") or str(checkpoint_path(out, f"{model}"))
 
     for model in config.models:
-        attack_cfg = make_attack_config(
+        attack_cfg = AttackConfig(
             checkpoint=checkpoints[model], attacks=config.attacks, eps=config.eps,
             limit=config.limit, device=config.device, out=str(out), seed=config.seed,
         )
@@ -247,7 +253,7 @@ def run_pipeline(config: PipelineConfig, *, progress: bool = True) -> PipelineRe
             for target in config.models:
                 if source == target:
                     continue
-                cfg = make_attack_config(
+                cfg = AttackConfig(
                     checkpoint=checkpoints[target], source_checkpoint=checkpoints[source],
                     attacks=config.transfer_attacks, eps=(0.0, *config.transfer_eps),
                     limit=config.limit, device=config.device, out=str(out), seed=config.seed,

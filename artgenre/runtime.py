@@ -122,8 +122,9 @@ def progress(**kwargs):
         TimeRemainingColumn,
     )
 
+    hidden = bool(kwargs.pop("disable", False))
     console = Console(stderr=True)
-    disable = not (console.is_terminal or os.environ.get("ARTGENRE_PROGRESS") == "1")
+    hidden = hidden or not (console.is_terminal or os.environ.get("ARTGENRE_PROGRESS") == "1")
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -131,7 +132,7 @@ def progress(**kwargs):
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
-        disable=disable or kwargs.pop("disable", False),
+        disable=hidden,
         transient=False,
         **kwargs,
     )

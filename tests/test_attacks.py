@@ -267,3 +267,17 @@ def test_parse_params_targets_one_or_all_attacks():
     per = resolve_params(attacks=["fgsm", "pgd", "art:SquareAttack"], triples=triples)
     # norm goes only to the attack that accepts it; fgsm/pgd are L∞ by construction.
     assert per == {"fgsm": {}, "pgd": {"steps": 50}, "art:SquareAttack": {"norm": np.inf, "p_init": 0.5}}
+
+
+def test_pgd_driver_matches_art_generate_exactly(clf, data):
+    # Our lean driver of ART's PyTorch PGD must give the very same examples as ART's generate.
+    x, y = data
+    attack = ATTACKS["pgd"](clf, eps=0.05, batch_size=7, steps=4)
+    np.random.seed(11)
+    ours = attack.generate(x, y)
+    np.random.seed(11)
+    with frozen_weights(model=clf.model):
+        theirs = attack.art_attack.generate(x, y=y)
+    assert np.array_equal(ours, theirs)
+    np.random.seed(12)
+    assert not np.array_equal(ours, attack.generate(x, y))  # the random start is really random

@@ -220,3 +220,210 @@ def test_data_prepare_cli_bad_dataset_exits_with_message(tmp_path):
     from artgenre.cli import main
 
     assert main(["prepare", "--dataset", "nope", "--cache-dir", str(tmp_path)]) == 1
+
+
+# ---- attacks / sweep: bad inputs (artgenre.attacks, artgenre.sweep, artgenre attack) ----
+def _attack_block_classifier():
+    import torch
+    from torch import nn
+
+    from artgenre.art_adapter import as_art_classifier
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
+    return as_art_classifier(model, device="cpu", input_shape=(1, 8, 8), nb_classes=3)
+
+
+def test_attack_block_bad_eps_everywhere():
+    import math
+
+    import numpy as np
+    import pytest
+
+    from artgenre.attacks import ATTACKS, make_attack
+    from artgenre.data.dataset import Split
+    from artgenre.errors import ParameterError
+    from artgenre.sweep import AttackConfig, sweep_cells
+
+    clf = _attack_block_classifier()
+    split = Split(x=np.zeros((3, 1, 8, 8), np.float32), y=np.array([0, 1, 2]), track=np.array(["a", "b", "c"]))
+    for bad in (-0.01, 1.5, math.nan, math.inf):
+        with pytest.raises(ParameterError, match="eps"):
+            AttackConfig(checkpoint="m.pt", eps=(0.0, bad))
+        for name in ATTACKS:
+            with pytest.raises(ParameterError, match="eps"):
+                ATTACKS[name](clf, eps=bad, batch_size=4)
+        with pytest.raises(ParameterError, match="eps"):
+            sweep_cells(craft_classifier=clf, split=split, attacks=["fgsm"], eps=[bad], batch_size=4, seed=0,
+                        progress=False)
+    with pytest.raises(ParameterError, match=r"'-0\.5'.*\[0, 1\]"):
+        AttackConfig(checkpoint="m.pt", eps="0,-0.5")
+    with pytest.raises(ParameterError, match="'abc' is not a number"):
+        AttackConfig(checkpoint="m.pt", eps="0,abc")
+    with pytest.raises(ParameterError, match="eps is empty"):
+        AttackConfig(checkpoint="m.pt", eps="")
+    with pytest.raises(ParameterError, match="eps"):
+        make_attack("art:BasicIterativeMethod", clf, eps=2.0, batch_size=4)
+
+
+def test_attack_block_unknown_attacks_and_parameters():
+    import numpy as np
+    import pytest
+
+    from artgenre.attacks import make_attack, parse_params
+    from artgenre.data.dataset import Split
+    from artgenre.errors import ParameterError
+    from artgenre.sweep import AttackConfig, sweep_cells
+
+    clf = _attack_block_classifier()
+    with pytest.raises(ParameterError, match=r"unknown attack 'cw'.*fgsm, pgd, deepfool, noise"):
+        AttackConfig(checkpoint="m.pt", attacks="fgsm,cw")
+    with pytest.raises(ParameterError, match="unknown attack 'cw'"):
+        make_attack("cw", clf, eps=0.1, batch_size=4)
+    with pytest.raises(ParameterError, match=r"unknown ART evasion attack 'art:SquareAtack'.*art:SquareAttack"):
+        make_attack("art:SquareAtack", clf, eps=0.1, batch_size=4)
+    with pytest.raises(ParameterError, match=r"'art:NoSuchThing'.*e\.g\. art:FastGradientMethod"):
+        AttackConfig(checkpoint="m.pt", attacks="art:NoSuchThing")
+    with pytest.raises(ParameterError, match=r"art:SquareAttack.*no parameter 'iterations'.*max_iter"):
+        make_attack("art:SquareAttack", clf, eps=0.1, batch_size=4, params={"iterations": 3})
+    with pytest.raises(ParameterError, match=r"'pgd' has no parameter 'max_iter'.*steps"):
+        make_attack("pgd", clf, eps=0.1, batch_size=4, params={"max_iter": 3})
+    with pytest.raises(ParameterError, match=r"'fgsm' has no parameter 'steps'.*\(none\)"):
+        AttackConfig(checkpoint="m.pt", attacks="fgsm", params=("fgsm.steps=3",))
+    with pytest.raises(ParameterError, match="set by the sweep"):
+        make_attack("pgd", clf, eps=0.1, batch_size=4, params={"eps": 0.2})
+    with pytest.raises(ParameterError, match="accepted by none of the attacks"):
+        AttackConfig(checkpoint="m.pt", attacks="fgsm,pgd", params=("nb_grads=3",))
+    with pytest.raises(ParameterError, match="not in this run's attacks"):
+        AttackConfig(checkpoint="m.pt", attacks="fgsm", params=("pgd.steps=3",))
+    with pytest.raises(ParameterError, match="expected KEY=VALUE"):
+        parse_params(items=["pgd.steps"])
+    with pytest.raises(ParameterError, match="steps=0"):
+        make_attack("pgd", clf, eps=0.1, batch_size=4, params={"steps": 0})
+    with pytest.raises(ParameterError, match="rejected its parameters"):
+        make_attack("art:SquareAttack", clf, eps=0.1, batch_size=4, params={"norm": 7})
+    split = Split(x=np.zeros((3, 1, 8, 8), np.float32), y=np.array([0, 1, 2]), track=np.array(["a", "b", "c"]))
+    with pytest.raises(ParameterError, match="deepfool_block"):
+        sweep_cells(craft_classifier=clf, split=split, attacks=["deepfool"], eps=[0.1], batch_size=4, seed=0,
+                    progress=False)
+
+
+def test_attack_block_bad_config_fields_and_files(tmp_path):
+    import pytest
+
+    from artgenre.errors import CheckpointError, ParameterError
+    from artgenre.sweep import AttackConfig, run_attack
+
+    for kw, pattern in ((dict(limit=0), "limit=0"), (dict(batch_size=0), "batch_size=0"),
+                        (dict(seed=-1), "seed=-1"), (dict(split="dev"), "split='dev'"),
+                        (dict(device="tpu"), "device='tpu'"), (dict(n_examples=-1), "n_examples=-1")):
+        with pytest.raises(ParameterError, match=pattern):
+            AttackConfig(checkpoint="m.pt", **kw)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        run_attack(AttackConfig(checkpoint=str(tmp_path / "missing.pt"), device="cpu", out=str(tmp_path)),
+                   progress=False)
+
+
+def test_attack_block_cli_reports_bad_options(tmp_path, capsys):
+    from artgenre.cli import main
+
+    code = main(["attack", "--checkpoint", str(tmp_path / "m.pt"), "--eps", "0,1.5", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1 and "eps='1.5'" in err and "[0, 1]" in err
+    code = main(["attack", "--checkpoint", str(tmp_path / "m.pt"), "--attack", "fgsm,nope"])
+    assert code == 1 and "unknown attack 'nope'" in capsys.readouterr().err
+
+
+# ---- defenses: bad inputs (artgenre.defenses, artgenre defend) ----
+def test_defense_bad_ratio_bit_depth_and_fpr_name_value_and_range():
+    import pytest
+
+    from artgenre.defenses import make_defense_config
+
+    cases = [
+        (dict(defense="adv-mixed", ratio=0), r"ratio=0 .*\(0, 1\]"),
+        (dict(defense="adv-pure", ratio=1.5), r"ratio=1\.5 .*\(0, 1\]"),
+        (dict(defense="adv-mixed", ratio=-0.2), r"ratio=-0\.2 .*\(0, 1\]"),
+        (dict(defense="squeeze", ratio=2.0), r"ratio=2\.0 .*\(0, 1\]"),  # validated even where unused
+        (dict(defense="squeeze", bit_depth=0), r"bit_depth=0 .*integer in 1\.\.64"),
+        (dict(defense="squeeze", bit_depth=65), r"bit_depth=65 .*integer in 1\.\.64"),
+        (dict(defense="squeeze-mixed", bit_depth=4.5), r"bit_depth=4\.5 .*integer in 1\.\.64"),
+        (dict(defense="detector", target_fpr=0.0), r"target_fpr=0\.0 .*\(0, 1\)"),
+        (dict(defense="detector", target_fpr=1.0), r"target_fpr=1\.0 .*\(0, 1\)"),
+        (dict(defense="detector", target_fpr=float("nan")), r"target_fpr=nan"),
+    ]
+    for kwargs, pattern in cases:
+        with pytest.raises(ValueError, match=pattern) as info:
+            make_defense_config(**kwargs)
+        assert type(info.value).__name__ == "ParameterError"
+
+
+def test_defense_bad_names_and_options():
+    import pytest
+
+    from artgenre.defenses import make_defense_config
+    from artgenre.defenses.detector import calibrate_threshold, detector_scores
+    from artgenre.defenses.squeeze import make_squeezer
+    from artgenre.errors import DataError, ParameterError
+
+    for kwargs, pattern in ((dict(defense="nope"), "valid defenses: adv-mixed"),
+                            (dict(model="vgg"), "unknown model 'vgg'"),
+                            (dict(init="warm"), "init='warm'.*finetune, scratch"),
+                            (dict(epochs=0), "epochs=0"),
+                            (dict(train_eps=0.0), r"train_eps=0\.0"),
+                            (dict(eps=(0.01, 2.0)), r"eps=2\.0"),
+                            (dict(attacks=("deepfool",)), "no ε budget"),
+                            (dict(attacks=("fgsm", "bim")), "unknown attack 'bim'"),
+                            (dict(limit=0), "limit=0"),
+                            (dict(bogus=1), "unknown defense option"),
+                            (dict(device="tpu"), "device='tpu'")):
+        with pytest.raises(ParameterError, match=pattern):
+            make_defense_config(**kwargs)
+    with pytest.raises(ParameterError, match="bit_depth=True"):
+        make_squeezer(bit_depth=True)
+    with pytest.raises(ParameterError, match="target_fpr=1.5"):
+        calibrate_threshold(scores=[0.1, 0.2], target_fpr=1.5)
+    with pytest.raises(DataError, match="non-empty"):
+        calibrate_threshold(scores=[], target_fpr=0.05)
+    with pytest.raises(DataError, match=r"shape \(N, C, H, W\)"):
+        detector_scores(classifier=None, x=[[0.1, 0.2]], squeezers=[make_squeezer()])
+
+
+def test_defense_bad_run_inputs(tmp_path):
+    import json
+
+    import numpy as np
+    import pytest
+
+    from artgenre.data.dataset import Dataset, Split
+    from artgenre.defenses import make_defense_config, run_defense
+    from artgenre.errors import DataError, ParameterError
+
+    with pytest.raises(ParameterError, match="DefenseConfig"):
+        run_defense({"defense": "squeeze"})
+    # A baseline trained on other data must not be silently reused.
+    (tmp_path / "train-cnn.json").write_text(json.dumps({
+        "kind": "train", "checkpoint": str(tmp_path / "c.pt"),
+        "config": {"data": {"dataset": "synth", "split_scheme": "random", "seed": 7}},
+    }))
+    split = Split(x=np.zeros((2, 1, 32, 32), np.float32), y=np.array([0, 1]), track=np.array(["a", "b"]))
+    data = Dataset(name="tiny", genres=("a", "b"), train=split, val=split, test=split)
+    with pytest.raises(DataError, match="trained on data"):
+        run_defense(make_defense_config(defense="squeeze", device="cpu", out=str(tmp_path)), data=data,
+                    progress=False)
+
+
+def test_defend_cli_reports_bad_options(tmp_path, capsys):
+    from artgenre.cli import main
+
+    code = main(["defend", "--defense", "adv-mixed", "--ratio", "0", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1 and "ratio=0" in err and "(0, 1]" in err
+    code = main(["defend", "--defense", "squeeze", "--bit-depth", "0", "--out", str(tmp_path)])
+    assert code == 1 and "bit_depth=0" in capsys.readouterr().err
+    code = main(["defend", "--defense", "detector", "--target-fpr", "1", "--out", str(tmp_path)])
+    assert code == 1 and "target_fpr=1" in capsys.readouterr().err
+    code = main(["defend", "--defense", "shield", "--out", str(tmp_path)])
+    assert code == 1 and "unknown defense 'shield'" in capsys.readouterr().err
+    code = main(["defend", "--defense", "squeeze", "--eps", "0.01,x", "--out", str(tmp_path)])
+    assert code == 1 and "--eps" in capsys.readouterr().err

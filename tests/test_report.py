@@ -95,7 +95,7 @@ def _examples_npz(path: Path, rng, n: int = 3) -> None:
     adv = np.clip(clean + 0.01 * np.sign(rng.standard_normal(clean.shape)), 0, 1).astype(np.float32)
     np.savez(path, clean=clean, adversarial=adv, y=np.arange(n) % 10,
              track=np.array([f"{GENRES[i % 10]}.0000{i}" for i in range(n)]),
-             attack=np.array(["pgd"] * n), eps=np.full(n, 0.01), genres=np.array(GENRES))
+             attack=np.array("pgd"), eps=np.array(0.01), genres=np.array(GENRES))  # scalars, as sweep writes
 
 
 def _attack(rng, model: str, clean: float, *, checks, examples=None, source=None, eps=EPS,
@@ -166,8 +166,8 @@ def make_results(root: Path, *, only_training: bool = False, seed: int = 0) -> P
         rng, "cnn", CLEAN["cnn"], checks=checks_cnn,
         examples={"file": "examples-cnn.npz", "indices": [3, 17, 42]}))
     atomic_write_json(root / "attack-resnet18.json", _attack(rng, "resnet18", CLEAN["resnet18"], checks=checks_res))
-    atomic_write_json(root / "attack-resnet18-from-cnn.json", _attack(
-        rng, "resnet18", CLEAN["resnet18"], checks=[], source="cnn", eps=(0.01, 0.03), deepfool=False))
+    transfer = _attack(rng, "resnet18", CLEAN["resnet18"], checks=[], source="cnn", eps=(0.01, 0.03), deepfool=False)
+    atomic_write_json(root / "attack-resnet18-from-cnn.json", {**transfer, "complete": False})
     for m in CLEAN:
         c = CLEAN[m] - 0.06
         robust = {(a, e): min(c, 0.2 + _curve(CLEAN[m], e, a)) for a, e in PAPER}
@@ -176,8 +176,10 @@ def make_results(root: Path, *, only_training: bool = False, seed: int = 0) -> P
     sq_clean = CLEAN["cnn"] - 0.02
     sq_na = {(a, e): min(sq_clean, 0.3 + _curve(CLEAN["cnn"], e, a)) for a, e in PAPER}
     sq_ad = {(a, e): 0.5 * v for (a, e), v in sq_na.items()}
-    atomic_write_json(root / "defense-cnn-squeeze.json",
-                      _defense(rng, "cnn", "squeeze", sq_clean, robust=sq_na, adaptive=sq_ad, detector=True))
+    squeeze = _defense(rng, "cnn", "squeeze", sq_clean, robust=sq_na, adaptive=sq_ad, detector=True)
+    # Squeezing trains nothing itself: its cost is the baseline's training.
+    squeeze.update(train_seconds=0.0, total_train_seconds=squeeze["baseline_train_seconds"])
+    atomic_write_json(root / "defense-cnn-squeeze.json", squeeze)
     (root / "broken.json").write_text('{"kind": "attack", "cells": [', encoding="utf-8")
     (root / "notes.json").write_text('{"comment": "not a result"}', encoding="utf-8")
     return root
@@ -262,6 +264,7 @@ def test_malformed_and_non_result_json(full):
     md = (root / "report" / "report.md").read_text()
     assert "broken.json" in md and "notes.json" not in md
     assert md.index("broken.json") < md.index("## Table 1 ")
+    assert md.index("attack-resnet18-from-cnn.json") < md.index("## Table 1 ")  # incomplete run
 
 
 def test_table1_and_table2_values_come_from_the_results(full):
@@ -290,6 +293,11 @@ def test_table3_clean_cost_is_difference_to_baseline(full):
     d = _load(root, "defense-cnn-squeeze.json")
     want = d["clean"]["segment_accuracy"]["value"] - d["baseline_clean"]["segment_accuracy"]["value"]
     assert rows[0]["diff_pts"] == pytest.approx(want)
+    assert rows[0]["train_cost"] == pytest.approx(d["total_train_seconds"] / d["baseline_train_seconds"])
+    adv = next(r for r in summary.tables["table3_defense_clean"].rows
+               if r["model"] == "cnn" and r["strategy"] == "adv_train")
+    d = _load(root, "defense-cnn-adv_train.json")
+    assert adv["train_cost"] == pytest.approx(d["train_seconds"] / d["baseline_train_seconds"])
 
 
 def test_adaptive_number_is_credited_and_compared(full):
@@ -375,6 +383,7 @@ def test_audio_pairs_are_valid_wavs_with_finite_snr(full):
         # The number in the report describes the files that were written (16-bit rounding aside).
         assert snr_db(clean=clean, other=adv) == pytest.approx(row["snr_db"], abs=0.5)
         assert row["mean_abs_db"] == pytest.approx(0.8, abs=0.1)  # fixture: ±0.01 (0.8 dB) per bin
+        assert (row["attack"], row["eps"], row["genre"]) == ("pgd", 0.01, GENRES[0])
     assert Path(summary.tables["table_audio"].rows[0]["clean_wav"]).name == "0_clean.wav"
 
 
@@ -404,7 +413,8 @@ def test_improvement_factor_known_numbers():
     assert improvement_factor(defended=0.1, undefended=0.4) == pytest.approx(0.25)
     assert math.isinf(improvement_factor(defended=0.3, undefended=0.0))
     assert math.isnan(improvement_factor(defended=0.0, undefended=0.0))
-    assert factor_label(3.0) == "3.00×" and factor_label(math.inf) == "∞" and factor_label(math.nan) == "n/a"
+    assert factor_label(factor=3.0) == "3.00×" and factor_label(factor=math.inf) == "∞"
+    assert factor_label(factor=math.nan) == "n/a" and factor_label(factor=None) == "n/a"
     with pytest.raises(ParameterError, match="undefended"):
         improvement_factor(defended=0.5, undefended=1.5)
 

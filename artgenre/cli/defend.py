@@ -10,6 +10,7 @@ from rich.table import Table
 
 from artgenre.cli.app import app
 from artgenre.defenses import DEFENSES
+from artgenre.models import MODELS
 from artgenre.training import PROFILES
 
 
@@ -74,7 +75,7 @@ def detector_table(block: dict) -> Table:
 
 @app.command("defend")
 def defend(
-    model: str = typer.Option("cnn", "--model", help="Model (baseline from <out>/train-<model>.json)."),
+    model: str = typer.Option("cnn", "--model", help=f"Model: {', '.join(MODELS)} (baseline: <out>/train-<model>.json, trained if absent)."),
     defense: str = typer.Option(..., "--defense", help=f"Defense: {', '.join(DEFENSES)}."),
     dataset: str = typer.Option("synth", "--dataset", help="Dataset (see `artgenre prepare --help`)."),
     root: Path = typer.Option(None, "--root", help="Dataset folder (gtzan)."),

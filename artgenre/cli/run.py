@@ -24,17 +24,16 @@ def _split(value: str | None, cast=str):
 
 
 def summary_tables(result) -> list[Table]:
-    """The compact end-of-run summary: key robustness table and stage timings."""
+    """The compact end-of-run summary: the report's key numbers and the stage timings."""
     tables = []
-    report = result.report
-    key = getattr(report, "key_rows", None)
-    if key:
-        table = Table(title="Accuracy under attack (segment level, test split)")
-        for col in key[0]:
-            table.add_column(str(col), justify="left" if col in ("model", "defense", "attack") else "right")
-        for row in key:
-            table.add_row(*[str(v) for v in row.values()])
-        tables.append(table)
+    headline = getattr(result.report, "headline", ()) or ()
+    if headline:
+        key = Table(title="Key numbers (segment-level test accuracy)")
+        key.add_column("what")
+        key.add_column("value", justify="right")
+        for label, value in headline:
+            key.add_row(label, value)
+        tables.append(key)
     timing = Table(title=f"Pipeline stages ({result.seconds:.0f} s in all)")
     timing.add_column("stage")
     timing.add_column("seconds", justify="right")
@@ -78,6 +77,8 @@ def run(
     for table in summary_tables(result):
         console.print(table)
     if result.report is not None:
-        for check in getattr(result.report, "failed_checks", []) or []:
-            console.print(f"[bold red]CHECK FAILED[/]: {check}")
-        console.print(f"report: {getattr(result.report, 'report_md', Path(config.out) / 'report' / 'report.md')}")
+        for check in result.report.failed_checks:
+            console.print(
+                f"[bold red]CHECK FAILED[/] {check.get('model', '')}: {check.get('name')}: {check.get('detail')}"
+            )
+        console.print(f"report: {result.report.report_md}")

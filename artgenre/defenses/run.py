@@ -26,8 +26,19 @@ from artgenre.runtime import log, run_metadata, seed_everything
 
 
 @dataclass(frozen=True)
-class _Model:
-    """A trained network plus the facts the result needs about how it was obtained."""
+class DefendedModel:
+    """A trained network plus the facts the result needs about how it was obtained.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+        Returns logits; in eval mode.
+    train_result : dict
+        Its ``kind: "train"`` result (``train_seconds``, ``checkpoint``, ``meta``, ...).
+    input_shape : tuple of int
+        ``(C, H, W)`` of one input.
+    n_classes : int
+    """
 
     model: Any
     train_result: dict
@@ -61,7 +72,7 @@ def _same_data(saved: Any, wanted) -> bool:
     return isinstance(saved, DataConfig) and all(getattr(saved, k) == getattr(wanted, k) for k in keys)
 
 
-def load_baseline(*, config: DefenseConfig, data, progress: bool = True) -> _Model:
+def load_baseline(*, config: DefenseConfig, data, progress: bool = True) -> DefendedModel:
     """The clean model: ``<out>/train-<model>.json`` and its checkpoint, trained if absent.
 
     Raises
@@ -92,11 +103,11 @@ def load_baseline(*, config: DefenseConfig, data, progress: bool = True) -> _Mod
         result = run_training(_baseline_train_config(config), data=data, progress=progress)
     ckpt = load_checkpoint(result["checkpoint"], device=config.device, expected_model=config.model)
     size = int(ckpt.build_kwargs.get("input_size", data.train.x.shape[-1]))
-    return _Model(model=ckpt.model, train_result=result, input_shape=(1, size, size),
+    return DefendedModel(model=ckpt.model, train_result=result, input_shape=(1, size, size),
                   n_classes=int(ckpt.build_kwargs.get("num_classes", data.n_classes)))
 
 
-def training_record(config: DefenseConfig, baseline: _Model | None) -> dict:
+def training_record(config: DefenseConfig, baseline: DefendedModel | None) -> dict:
     """The ``config`` stored with a defended model: only what its weights depend on, so that
     changing the evaluation (attacks, ε, limit) never forces retraining."""
     from artgenre.training import make_train_config
@@ -122,7 +133,7 @@ def training_record(config: DefenseConfig, baseline: _Model | None) -> dict:
     })))
 
 
-def train_defended(*, config: DefenseConfig, data, baseline: _Model, progress: bool = True) -> _Model:
+def train_defended(*, config: DefenseConfig, data, baseline: DefendedModel, progress: bool = True) -> DefendedModel:
     """Adversarially train the defended model, or load it if an identical run finished.
 
     Writes ``<out>/train-<model>-<defense>.json`` (``kind: "train"``, ``defense`` set) and
@@ -145,7 +156,7 @@ def train_defended(*, config: DefenseConfig, data, baseline: _Model, progress: b
     if finished is not None:
         log.info("%s already trained with this configuration; not retraining", stem)
         ckpt = load_checkpoint(finished["checkpoint"], device=config.device, expected_model=config.model)
-        return _Model(model=ckpt.model, train_result=finished, input_shape=baseline.input_shape,
+        return DefendedModel(model=ckpt.model, train_result=finished, input_shape=baseline.input_shape,
                       n_classes=baseline.n_classes)
 
     train_config = TrainConfig.from_dict(record["train"])
@@ -170,7 +181,7 @@ def train_defended(*, config: DefenseConfig, data, baseline: _Model, progress: b
         eval_batch_size=train_config.eval_batch_size,
     )
     classifier.model.eval()
-    return _Model(model=classifier.model, train_result=result, input_shape=baseline.input_shape,
+    return DefendedModel(model=classifier.model, train_result=result, input_shape=baseline.input_shape,
                   n_classes=baseline.n_classes)
 
 
@@ -201,13 +212,13 @@ PLANS: Registry = Registry("evaluation plan")
 
 
 @PLANS.register("whitebox")
-def _plan_whitebox(config: DefenseConfig, raw, model: _Model) -> _Plan:
+def _plan_whitebox(config: DefenseConfig, raw, model: DefendedModel) -> _Plan:
     # Attacking the adversarially trained model itself is the adaptive attack.
     return _Plan(defended=raw, passes=(_Pass(adaptive=True, craft=raw, evaluate=raw),))
 
 
 @PLANS.register("squeeze")
-def _plan_squeeze(config: DefenseConfig, raw, model: _Model) -> _Plan:
+def _plan_squeeze(config: DefenseConfig, raw, model: DefendedModel) -> _Plan:
     from artgenre.defenses.squeeze import make_squeezer
 
     squeezed = _wrap(model.model, config=config, shape=model.input_shape, n_classes=model.n_classes,
@@ -219,7 +230,7 @@ def _plan_squeeze(config: DefenseConfig, raw, model: _Model) -> _Plan:
 
 
 @PLANS.register("detector")
-def _plan_detector(config: DefenseConfig, raw, model: _Model) -> _Plan:
+def _plan_detector(config: DefenseConfig, raw, model: DefendedModel) -> _Plan:
     from artgenre.defenses.detector import SqueezeEnsemble
     from artgenre.defenses.squeeze import detector_squeezers
 
@@ -304,7 +315,7 @@ def _same_cell(p: dict, attack: str, eps: float, adaptive: bool) -> bool:
 # --------------------------------------------------------------------------- run_defense
 
 
-def _resume_key(config: DefenseConfig, model: _Model) -> dict:
+def _resume_key(config: DefenseConfig, model: DefendedModel) -> dict:
     cfg = json.loads(json.dumps(to_jsonable(config)))
     # Cells depend on the weights, the samples and the squeezer/detector settings; the ε grid,
     # attack list, output folder and device do not (each cell is seeded on its own).

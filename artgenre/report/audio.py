@@ -72,7 +72,7 @@ def snr_db(*, clean: np.ndarray, other: np.ndarray) -> float:
         return float("inf")
     if signal == 0:
         return float("-inf")
-    return 10.0 * np.log10(signal / noise)
+    return float(10.0 * np.log10(signal / noise))
 
 
 def _spectrogram(x: np.ndarray, params: FeatureParams) -> np.ndarray:

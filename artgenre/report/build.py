@@ -15,7 +15,7 @@ from artgenre.report.audio import invert_pair, write_wav
 from artgenre.report.collect import BASELINE, genres_of, load_results
 from artgenre.report.examples import load_examples
 from artgenre.report.index import ResultIndex, build_index
-from artgenre.report.tables import TABLES, Column, Table, factor_label
+from artgenre.report.tables import TABLES, Column, Table
 from artgenre.runtime import log, progress
 
 # Errors a figure or an audio example may raise on odd-but-parseable data; the report notes
@@ -190,7 +190,7 @@ def _headline(idx: ResultIndex, tables: dict[str, Table], failed: list[dict]) ->
         out.append((f"{label} clean acc.", "—" if v is None else f"{100 * v['value']:.1f} %"))
     for m in idx.models:
         for a in idx.attacks(m, BASELINE)[:2]:
-            eps = idx.eps_values(m, BASELINE, a)
+            eps = [e for e in idx.eps_values(m, BASELINE, a) if e > 0]
             if not eps:
                 continue
             e = min(eps, key=lambda v: abs(v - 0.03))
@@ -224,6 +224,13 @@ def _markdown(*, idx: ResultIndex, tables: dict[str, Table], audio: Table, state
     if unreadable:
         md.append(f"## ⚠ Unreadable files ({len(unreadable)})\n")
         md += [f"- `{res.rel(p)}`: {why}" for p, why in unreadable]
+        md.append("")
+    incomplete = [r for r in res.all if r.data.get("complete") is False]
+    if incomplete:
+        md.append("## ⚠ Incomplete runs\n")
+        md.append("These result files were written by a run that has not finished (a rerun resumes "
+                  "it); their tables may lack cells:\n")
+        md += [f"- `{res.rel(r.path)}`" for r in incomplete]
         md.append("")
     if res.ignored:
         md.append("Ignored JSON with an unknown kind: " + ", ".join(f"`{res.rel(p)}` ({w})" for p, w in res.ignored) + "\n")
@@ -309,11 +316,11 @@ def build_report(
     results_dir = Path(results_dir)
     out = Path(out_dir) if out_dir is not None else results_dir / "report"
     res = load_results(results_dir=results_dir, exclude=[out])
-    idx = build_index(res)
+    idx = build_index(results=res)
     state = _State(out=out)
     out.mkdir(parents=True, exist_ok=True)
 
-    tables = {key: TABLES[key](idx) for key in TABLES}
+    tables = {key: TABLES[key](index=idx) for key in TABLES}
     examples, bad_examples = load_examples(index=idx, max_examples=max_examples)
     _draw_figures(state, idx, examples)
     audio_table = _audio_table(state, examples, enabled=audio, n_iter=n_iter, seed=seed)
@@ -363,4 +370,4 @@ def run_report(config: ReportConfig) -> ReportSummary:
     )
 
 
-__all__ = ["ReportConfig", "ReportSummary", "build_report", "run_report", "factor_label"]
+__all__ = ["ReportConfig", "ReportSummary", "build_report", "run_report"]

@@ -26,7 +26,6 @@ _REQUIRED = {
     "attack": ("model", "cells"),
     "defense": ("model", "defense", "cells"),
 }
-EPS_ATOL = 1e-6
 BASELINE = "none"
 
 
@@ -230,11 +229,8 @@ def accuracy(ev: Any, which: str = "segment") -> dict | None:
     return None
 
 
-def same_eps(a: float | None, b: float | None) -> bool:
-    return a is not None and b is not None and abs(float(a) - float(b)) <= EPS_ATOL
-
-
 def eps_key(eps: Any) -> float | None:
+    """ε rounded to 6 decimals: cells whose ε agree to 1e-6 are the same budget."""
     e = num(eps)
     return None if e is None else round(e, 6)
 
@@ -249,8 +245,11 @@ def cells_of(result: ResultFile) -> list[dict]:
 
 
 def genres_of(*results: ResultFile, n_classes: int | None = None) -> tuple[str, ...] | None:
-    """Class names from a result's ``dataset`` block, else the GTZAN names for 10 classes."""
+    """Class names from a result's ``genres`` list or ``dataset`` block, else the GTZAN
+    names for 10 classes."""
     for r in results:
+        if isinstance(r.data.get("genres"), list):
+            return tuple(map(str, r.data["genres"]))
         ds = r.data.get("dataset")
         if isinstance(ds, dict) and isinstance(ds.get("genres"), list):
             return tuple(map(str, ds["genres"]))

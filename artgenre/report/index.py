@@ -106,7 +106,7 @@ def _make_cell(r: ResultFile, c: dict, strategy: str) -> Cell:
     )
 
 
-def build_index(results: ResultSet) -> ResultIndex:
+def build_index(*, results: ResultSet) -> ResultIndex:
     """Index all cells and clean accuracies of ``results`` (see module docstring)."""
     idx = ResultIndex(results=results)
     for r in results.train:

@@ -169,7 +169,8 @@ def plot_deepfool_hist(*, index: ResultIndex, path: Path) -> Path | None:
     for ax in (ax2, axi):
         ax.set_ylabel("segments")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     fig.suptitle("DeepFool minimal perturbations")
     return _save(fig, path)
 
@@ -240,7 +241,7 @@ def plot_detector_roc(*, index: ResultIndex, path: Path, max_curves: int = 12) -
     return _save(fig, path)
 
 
-def pick_confusion_cell(index: ResultIndex, model: str):
+def pick_confusion_cell(*, index: ResultIndex, model: str):
     """The undefended cell whose confusion matrix is shown: PGD (else any attack) at the ε
     closest to 0.03 (2.4 dB, the paper's middle budget)."""
     best = None
@@ -257,7 +258,7 @@ def plot_confusions(*, index: ResultIndex, model: str, genres, path: Path) -> Pa
     """Clean vs attacked confusion matrices (row-normalised) for ``model``; None if absent."""
     base = index.baseline_files.get(model)
     clean_cm = as_dict(base.data.get("clean")).get("confusion") if base is not None else None
-    cell = pick_confusion_cell(index, model)
+    cell = pick_confusion_cell(index=index, model=model)
     if not isinstance(clean_cm, list) or cell is None:
         return None
     mats = [np.asarray(clean_cm, float), np.asarray(cell.raw["confusion"], float)]
