@@ -42,6 +42,8 @@ class PipelineConfig:
         Dataset options, e.g. ``{"clips_per_genre": 4}`` for a smaller synthetic set.
     profile : str
         Training profile (``quick`` or ``paper``) for standard and adversarial training.
+    epochs : int or None
+        Overrides the profile's maximum epochs (standard and adversarial training).
     models : tuple of str
         `artgenre.models.MODELS` keys to train and attack.
     attacks : tuple of str
@@ -70,6 +72,7 @@ class PipelineConfig:
     cache_dir: str | None = None
     data_options: tuple[tuple[str, Any], ...] = ()
     profile: str = "quick"
+    epochs: int | None = None
     models: tuple[str, ...] = ("cnn", "resnet18")
     attacks: tuple[str, ...] = ("fgsm", "pgd", "deepfool", "noise")
     eps: tuple[float, ...] = QUICK_EPS
@@ -235,7 +238,7 @@ def run_pipeline(config: PipelineConfig, *, progress: bool = True) -> PipelineRe
     checkpoints: dict[str, str] = {}
     for model in config.models:
         train_cfg = make_train_config(
-            profile=config.profile, model=model, data=data_cfg, seed=config.seed,
+            profile=config.profile, model=model, data=data_cfg, seed=config.seed, epochs=config.epochs,
             device=config.device, out=str(out),
         )
         result = stages.run(f"train {model}", lambda c=train_cfg: run_training(c, data=data, progress=progress))
@@ -263,7 +266,7 @@ def run_pipeline(config: PipelineConfig, *, progress: bool = True) -> PipelineRe
     for model in config.defense_models:
         for defense in config.defenses:
             cfg = make_defense_config(
-                model=model, defense=defense, data=data_cfg, profile=config.profile,
+                model=model, defense=defense, data=data_cfg, profile=config.profile, epochs=config.epochs,
                 eps=config.defense_eps, limit=config.limit, device=config.device,
                 seed=config.seed, out=str(out),
             )

@@ -568,8 +568,8 @@ def deepfool_block(
         ``attack``, ``overshoot``, ``max_iter``, ``nb_grads``, ``success_rate`` (among clean-
         correct samples, judged by ``eval_classifier``), ``l2`` and ``linf``
         (``{mean, median, values}`` over successful samples), ``accuracy_at_eps``
-        (`deepfool_accuracy_at_eps`), ``adversarial_accuracy`` (accuracy on DeepFool's outputs),
-        ``n_correct``, ``n``, ``seconds``.
+        (`deepfool_accuracy_at_eps`), ``adversarial_accuracy`` (accuracy on DeepFool's outputs;
+        only clean-correct samples are attacked, the others are left as they are), ``n_correct``, ``n``, ``seconds``.
     """
     from artgenre.attacks import DEEPFOOL_OVERSHOOT
     from artgenre.evaluation import predict_logits
@@ -584,15 +584,21 @@ def deepfool_block(
     if clean_logits is None:
         clean_logits = predict_logits(eval_classifier, x, batch_size=batch_size)
     clean_pred = np.asarray(clean_logits).argmax(axis=1)
+    correct0 = clean_pred == y
     _seed_cell(seed, attack, 0.0)
     t0 = time.perf_counter()
     atk = make_attack(attack, craft_classifier, eps=0.0, batch_size=batch_size, params=params)
+    # Only clean-correct samples can count as broken, so only they are attacked: DeepFool
+    # on a misclassified sample would push it off its (wrong) predicted class, which no
+    # reported number uses, at up to max_iter x nb_grads gradients per sample.
+    todo = np.flatnonzero(correct0)
+    x_adv = x.copy()
     with _bar(progress) as bar:
-        task = bar.add_task(attack, total=len(x))
-        x_adv = _generate(atk, x, y, 8 * batch_size, lambda k: bar.advance(task, k))
+        task = bar.add_task(attack, total=len(todo))
+        if len(todo):
+            x_adv[todo] = _generate(atk, x[todo], y[todo], 8 * batch_size, lambda k: bar.advance(task, k))
     adv_pred = predict_logits(eval_classifier, x_adv, batch_size=batch_size).argmax(axis=1)
     seconds = time.perf_counter() - t0
-    correct0 = clean_pred == y
     success = correct0 & (adv_pred != y)
     l2, linf = perturbation_norms(x=x, x_adv=x_adv)
     if on_adversarial is not None:

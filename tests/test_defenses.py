@@ -258,7 +258,7 @@ def test_run_defense_adversarial_training_writes_results_and_resumes(results_dir
     assert len(more["cells"]) == 4
 
 
-def test_run_defense_squeeze_and_detector(results_dir, stripes):
+def test_run_defense_squeeze_and_detector(results_dir, stripes, monkeypatch):
     from artgenre.defenses import run_defense
 
     squeeze = run_defense(_config(results_dir, "squeeze", attacks=("pgd",)), data=stripes, progress=False)
@@ -273,12 +273,25 @@ def test_run_defense_squeeze_and_detector(results_dir, stripes):
     assert block["fpr_val"]["n"] == n_val and block["fpr_val"]["value"] <= 0.1 + 1 / n_val
     assert block["target_fpr"] == 0.1 and block["threshold"] >= 0
     assert [(p["attack"], p["adaptive"]) for p in block["per_attack"]] == [("pgd", False), ("pgd", True)]
+    # Classifier cells: white-box (credited); the detector-aware attack's cells are kept apart.
+    assert [c["adaptive"] for c in det["cells"]] == [False]
+    assert [c["adaptive"] for c in det["detector_cells"]] == [True]
     for p in block["per_attack"]:
         assert p["auc"] is None or 0.0 <= p["auc"] <= 1.0
         assert set(p["roc"]) == {"fpr", "tpr"}
         assert 0.0 <= p["reject_accuracy"]["value"] <= 1.0
     # The detector guards the unchanged baseline: clean accuracy equals the baseline's.
     assert det["clean"] == det["baseline_clean"]
+
+    # Resuming keeps cells *and* detector rows (no attack is rerun).
+    def boom(*a, **k):
+        raise AssertionError("should have resumed")
+
+    monkeypatch.setattr("artgenre.sweep.make_attack", boom)
+    again = run_defense(_config(results_dir, "detector", attacks=("pgd",), target_fpr=0.1), data=stripes,
+                        progress=False)
+    assert again["detector"]["per_attack"] == block["per_attack"]
+    assert again["cells"] == det["cells"] and again["detector_cells"] == det["detector_cells"]
 
 
 def test_defend_cli_smoke(results_dir, stripes, monkeypatch):

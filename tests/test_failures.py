@@ -427,3 +427,30 @@ def test_defend_cli_reports_bad_options(tmp_path, capsys):
     assert code == 1 and "unknown defense 'shield'" in capsys.readouterr().err
     code = main(["defend", "--defense", "squeeze", "--eps", "0.01,x", "--out", str(tmp_path)])
     assert code == 1 and "--eps" in capsys.readouterr().err
+
+
+# --- pipeline -----------------------------------------------------------------------------
+def test_pipeline_rejects_unknown_setting_and_names(tmp_path):
+    import pytest as _pytest
+
+    from artgenre.errors import ParameterError as _PE
+    from artgenre.pipeline import make_pipeline_config
+
+    with _pytest.raises(_PE, match="unknown pipeline setting.*'modles'"):
+        make_pipeline_config(modles=("cnn",))
+    with _pytest.raises(_PE, match="unknown model 'vgg'.*cnn"):
+        make_pipeline_config(models=("vgg",))
+    with _pytest.raises(_PE, match="defense_models"):
+        make_pipeline_config(models=("cnn",), defense_models=("resnet18",))
+    bad = tmp_path / "bad.toml"
+    bad.write_text("models = [")
+    with _pytest.raises(_PE, match="not valid TOML"):
+        make_pipeline_config(config_file=bad)
+    with _pytest.raises(_PE, match="does not exist"):
+        make_pipeline_config(config_file=tmp_path / "missing.toml")
+
+
+def test_cli_run_bad_value_is_one_line_exit_1(tmp_path):
+    from artgenre.cli import main
+
+    assert main(["run", "--models", "vgg", "--out", str(tmp_path)]) == 1

@@ -390,3 +390,16 @@ def test_every_eps_bounded_attack_sweeps(name, clf, split):
     assert cells[0]["segment_accuracy"] == _clean_eval(clf, split)["segment_accuracy"]
     assert cells[1]["segment_accuracy"]["value"] <= cells[0]["segment_accuracy"]["value"]
     assert cells[1]["linf"]["max"] <= 0.05 + 1e-6
+
+
+def test_deepfool_block_attacks_only_clean_correct_samples(clf, split, monkeypatch):
+    calls = _count_generate(monkeypatch)
+    y = split.y.copy()
+    y[::2] = (y[::2] + 1) % N_CLASSES  # every other segment relabelled: now misclassified
+    wrong = Split(x=split.x, y=y, track=np.array([f"t{i}" for i in range(len(y))]))
+    n_correct = int((clf.predict(wrong.x).argmax(1) == wrong.y).sum())
+    assert 0 < n_correct < len(y)
+    block = deepfool_block(craft_classifier=clf, split=wrong, eps=[0.0, 0.5], batch_size=64, seed=0,
+                           params={"max_iter": 5}, progress=False)
+    assert sum(n for _, _, n in calls) == n_correct == block["n_correct"]
+    assert block["accuracy_at_eps"][0]["accuracy"]["k"] == n_correct

@@ -75,7 +75,9 @@ def detector_table(block: dict) -> Table:
 
 @app.command("defend")
 def defend(
-    model: str = typer.Option("cnn", "--model", help=f"Model: {', '.join(MODELS)} (baseline: <out>/train-<model>.json, trained if absent)."),
+    model: str = typer.Option(
+        "cnn", "--model", help=f"Model: {', '.join(MODELS)} (baseline: <out>/train-<model>.json, trained if absent)."
+    ),
     defense: str = typer.Option(..., "--defense", help=f"Defense: {', '.join(DEFENSES)}."),
     dataset: str = typer.Option("synth", "--dataset", help="Dataset (see `artgenre prepare --help`)."),
     root: Path = typer.Option(None, "--root", help="Dataset folder (gtzan)."),

@@ -50,6 +50,7 @@ def run(
     root: Path = typer.Option(None, "--root", help="GTZAN folder (with --dataset gtzan)."),
     split: str = typer.Option(None, "--split", help="Split scheme: random or filtered."),
     profile: str = typer.Option(None, "--profile", help="Training profile: quick (default) or paper."),
+    epochs: int = typer.Option(None, "--epochs", help="Override the profile's maximum epochs."),
     models: str = typer.Option(None, "--models", help="Comma-separated models (default cnn,resnet18)."),
     attacks: str = typer.Option(None, "--attacks", help="Comma-separated attacks of the sweep."),
     eps: str = typer.Option(None, "--eps", help="Comma-separated ε grid, input units (80·ε dB)."),
@@ -66,7 +67,7 @@ def run(
 
     config = make_pipeline_config(
         config_file=config_file, dataset=dataset,
-        root=None if root is None else str(root), split_scheme=split, profile=profile,
+        root=None if root is None else str(root), split_scheme=split, profile=profile, epochs=epochs,
         models=_split(models), attacks=_split(attacks), eps=_split(eps, float),
         defenses=_split(defenses), defense_models=_split(defense_models), limit=limit,
         seed=seed, device=device, cache_dir=None if cache_dir is None else str(cache_dir),

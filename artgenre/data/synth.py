@@ -48,6 +48,8 @@ MAX_CLIP_SECONDS = 120.0
 BORROW_PROBABILITY = 0.1
 # Added to every genre's signal-to-noise range (dB); lower means noisier, harder data.
 SNR_OFFSET_DB = 0.0
+# Chance that a clip takes its genre's typical (first-listed) choice of a component.
+TYPICAL_PROBABILITY = 0.5
 
 _TABLE = 4096  # wavetable length (power of two: phase wraps with a bit mask)
 
@@ -57,83 +59,83 @@ _TABLE = 4096  # wavetable length (power of two: phase wraps with a bit mask)
 
 _STYLES: dict[str, dict] = {
     "blues": dict(
-        tempo=(62, 112), swing=(0.58, 0.68), drums=["shuffle", "shuffle", "rock", "jazz_ride"],
+        tempo=(66, 96), swing=(0.58, 0.68), drums=["shuffle", "shuffle", "rock", "jazz_ride"],
         kit=["acoustic", "jazz"], bass=["walking", "boogie", "root_quarters"],
         bass_inst=["upright", "finger_bass"], comp=["shuffle_riff", "halfnotes", "jazz_comp"],
         comp_inst=["clean_guitar", "piano", "organ", "crunch_guitar"], lead=["bluesy", "bluesy", "melody"],
         lead_inst=["crunch_guitar", "sax", "clean_guitar", "organ"], harmony=["blues12", "blues_quick"],
         reverb=(0.05, 0.3), lowpass=(3500, 6500), snr=(16, 36),
-        mix=((-3, 1), (-3, 1), (-3, 1), (-1, 3)),
+        mix=((-3, 1), (-3, 1), (-3, 1), (-1, 3)), register=((33, 43), (50, 60), (64, 76)),
     ),
     "classical": dict(
-        tempo=(50, 125), swing=(0.5, 0.5), drums=["none"], kit=["acoustic"],
+        tempo=(56, 100), swing=(0.5, 0.5), drums=["none"], kit=["acoustic"],
         bass=["sustain", "root_halves"], bass_inst=["strings", "piano", "cello"],
         comp=["sustain", "arp8", "arp16"], comp_inst=["strings", "piano", "harp"],
         lead=["melody", "legato"], lead_inst=["strings", "flute", "piano", "oboe"],
         harmony=["classical_major", "classical_minor"], reverb=(0.3, 0.6), lowpass=(3500, 7000), snr=(24, 46),
-        mix=((0, 0), (-6, -2), (-1, 2), (-2, 2)),
+        mix=((0, 0), (-6, -2), (-1, 2), (-2, 2)), register=((38, 48), (60, 72), (72, 84)),
     ),
     "country": dict(
-        tempo=(88, 145), swing=(0.5, 0.56), drums=["train", "two_step", "two_step"],
+        tempo=(96, 132), swing=(0.5, 0.56), drums=["train", "two_step", "two_step"],
         kit=["acoustic", "jazz"], bass=["two_beat", "root_halves"], bass_inst=["finger_bass", "upright"],
         comp=["strum8", "halfnotes", "arp8"], comp_inst=["clean_guitar", "banjo", "piano"],
         lead=["melody", "melody"], lead_inst=["banjo", "fiddle", "clean_guitar"],
         harmony=["country", "pop_axis"], reverb=(0.05, 0.25), lowpass=(6000, 10000), snr=(22, 44),
-        mix=((-4, 0), (-3, 1), (0, 3), (-2, 2)),
+        mix=((-4, 0), (-3, 1), (0, 3), (-2, 2)), register=((35, 45), (55, 67), (70, 82)),
     ),
     "disco": dict(
-        tempo=(108, 132), swing=(0.5, 0.53), drums=["four_floor"], kit=["acoustic", "electronic"],
+        tempo=(114, 128), swing=(0.5, 0.53), drums=["four_floor"], kit=["acoustic", "electronic"],
         bass=["octaves8", "octaves8", "root8"], bass_inst=["finger_bass", "synth_bass"],
         comp=["stabs", "strum16", "sustain"], comp_inst=["strings", "clean_guitar", "epiano"],
         lead=["melody", "sparse"], lead_inst=["strings", "brass", "synth_lead"],
         harmony=["disco", "minor7_vamp"], reverb=(0.1, 0.35), lowpass=(7000, 11000), snr=(28, 50),
-        mix=((1, 4), (0, 3), (-3, 0), (-4, 0)),
+        mix=((1, 4), (0, 3), (-3, 0), (-4, 0)), register=((33, 45), (60, 72), (72, 84)),
     ),
     "hiphop": dict(
-        tempo=(78, 100), swing=(0.5, 0.62), drums=["boombap", "trap"], kit=["electronic", "electronic", "acoustic"],
+        tempo=(82, 96), swing=(0.5, 0.62), drums=["boombap", "trap"], kit=["electronic", "electronic", "acoustic"],
         bass=["sub_sync", "sub_sync", "root_halves"], bass_inst=["sub808", "synth_bass"],
         comp=["sustain", "halfnotes", "stabs"], comp_inst=["epiano", "synth_pad", "piano"],
         lead=["sparse", "none"], lead_inst=["synth_lead", "flute", "epiano"],
         harmony=["minor_loop", "minor7_vamp"], reverb=(0.0, 0.2), lowpass=(4500, 8000), snr=(18, 40),
-        mix=((2, 5), (3, 7), (-7, -3), (-8, -3)),
+        mix=((2, 5), (3, 7), (-7, -3), (-8, -3)), register=((26, 34), (55, 63), (70, 78)),
     ),
     "jazz": dict(
-        tempo=(95, 200), swing=(0.6, 0.68), drums=["jazz_ride", "jazz_ride", "none"], kit=["jazz"],
+        tempo=(120, 190), swing=(0.6, 0.68), drums=["jazz_ride", "jazz_ride", "none"], kit=["jazz"],
         bass=["walking"], bass_inst=["upright"], comp=["jazz_comp", "jazz_comp", "halfnotes"],
         comp_inst=["piano", "epiano"], lead=["bebop", "melody"], lead_inst=["sax", "brass", "piano"],
         harmony=["jazz_251", "jazz_turnaround"], reverb=(0.1, 0.4), lowpass=(3000, 6000), snr=(14, 34),
-        mix=((-6, -2), (-2, 2), (-3, 0), (0, 3)),
+        mix=((-6, -2), (-2, 2), (-3, 0), (0, 3)), register=((33, 43), (55, 65), (62, 74)),
     ),
     "metal": dict(
-        tempo=(100, 200), swing=(0.5, 0.5), drums=["metal", "metal", "half_time"], kit=["metal"],
+        tempo=(140, 200), swing=(0.5, 0.5), drums=["metal", "metal", "half_time"], kit=["metal"],
         bass=["root8", "root16"], bass_inst=["dist_bass"], comp=["power8", "power16", "power_sustain"],
         comp_inst=["dist_guitar", "dist_guitar"], lead=["fast", "melody", "none"], lead_inst=["dist_guitar"],
         harmony=["metal_phrygian", "metal_minor"], reverb=(0.0, 0.25), lowpass=(9000, 11000), snr=(28, 50),
-        mix=((0, 3), (-3, 0), (2, 5), (-4, 0)),
+        mix=((0, 3), (-3, 0), (2, 5), (-4, 0)), register=((28, 36), (40, 50), (64, 76)),
     ),
     "pop": dict(
-        tempo=(92, 128), swing=(0.5, 0.54), drums=["pop", "pop", "four_floor"], kit=["electronic", "acoustic"],
+        tempo=(98, 120), swing=(0.5, 0.54), drums=["pop", "pop", "four_floor"], kit=["electronic", "acoustic"],
         bass=["root8", "root_quarters", "octaves8"], bass_inst=["synth_bass", "finger_bass"],
         comp=["halfnotes", "arp16", "sustain", "strum8"], comp_inst=["synth_pad", "piano", "clean_guitar"],
         lead=["melody", "sparse"], lead_inst=["synth_lead", "flute", "sax"],
         harmony=["pop_axis", "pop_50s"], reverb=(0.1, 0.4), lowpass=(8000, 11000), snr=(32, 54),
-        mix=((0, 3), (-1, 2), (-3, 0), (0, 3)),
+        mix=((0, 3), (-1, 2), (-3, 0), (0, 3)), register=((33, 43), (55, 67), (67, 79)),
     ),
     "reggae": dict(
-        tempo=(64, 96), swing=(0.5, 0.6), drums=["one_drop", "one_drop", "steppers"], kit=["acoustic", "electronic"],
+        tempo=(66, 86), swing=(0.5, 0.6), drums=["one_drop", "one_drop", "steppers"], kit=["acoustic", "electronic"],
         bass=["reggae_bass"], bass_inst=["finger_bass", "sub808"], comp=["skank", "skank", "skank8"],
         comp_inst=["organ", "clean_guitar", "epiano"], lead=["sparse", "melody", "none"],
         lead_inst=["organ", "brass", "flute"], harmony=["reggae_major", "reggae_minor"],
         reverb=(0.1, 0.35), lowpass=(4000, 7500), snr=(18, 40),
-        mix=((-1, 2), (3, 6), (-4, -1), (-5, -1)),
+        mix=((-1, 2), (3, 6), (-4, -1), (-5, -1)), register=((28, 38), (62, 72), (65, 75)),
     ),
     "rock": dict(
-        tempo=(100, 165), swing=(0.5, 0.52), drums=["rock", "rock", "half_time"], kit=["acoustic", "metal"],
+        tempo=(108, 144), swing=(0.5, 0.52), drums=["rock", "rock", "half_time"], kit=["acoustic", "metal"],
         bass=["root8", "root_quarters"], bass_inst=["finger_bass", "dist_bass"],
         comp=["power8", "power_sustain", "strum8"], comp_inst=["crunch_guitar", "dist_guitar", "crunch_guitar"],
         lead=["melody", "bluesy", "none"], lead_inst=["crunch_guitar", "dist_guitar", "organ"],
         harmony=["rock_mixo", "rock_145"], reverb=(0.05, 0.3), lowpass=(6000, 10500), snr=(24, 46),
-        mix=((0, 3), (-2, 1), (1, 4), (-3, 1)),
+        mix=((0, 3), (-2, 1), (1, 4), (-3, 1)), register=((30, 40), (45, 57), (64, 76)),
     ),
 }
 
@@ -151,7 +153,7 @@ _NEIGHBOURS: dict[str, tuple[str, ...]] = {
 }
 
 _BORROWABLE = ("tempo", "drums", "kit", "bass", "bass_inst", "comp", "comp_inst", "lead", "lead_inst", "harmony",
-               "lowpass", "snr", "mix")
+               "lowpass", "snr", "mix", "register")
 
 # Drum patterns on a 16-step bar: voice -> ((step, velocity), ...).
 _EIGHTHS = tuple((s, 0.8 if s % 4 == 0 else 0.55) for s in range(0, 16, 2))
@@ -688,6 +690,9 @@ def _reverb(x: np.ndarray, wet: float, sr: int, rng) -> np.ndarray:
 
 
 def _pick(choices, rng):
+    # The first choice is the genre's typical one; the others are variations.
+    if rng.random() < TYPICAL_PROBABILITY:
+        return choices[0]
     return choices[int(rng.integers(len(choices)))]
 
 
@@ -750,17 +755,17 @@ def synthesize_clip(*, genre: str, seed: int, index: int, seconds: float, sr: in
     if pattern != "none":
         kit = _drum_kit(_pick(style["kit"], rng), _PATTERNS[pattern], sr, rng)
         parts.append((_drum_part(pattern, kit, grid, n, sr, rng), rng.uniform(*style["mix"][0])))
-    bass_centre = int(rng.integers(33, 43))
+    bass_centre = int(rng.integers(*style["register"][0]))
     parts.append((render.notes(_make_inst(_pick(style["bass_inst"], rng), rng),
                                _bass_events(_pick(style["bass"], rng), grid, harmony, rng, bass_centre)),
                   rng.uniform(*style["mix"][1])))
-    comp_centre = int(rng.integers(55, 67))
+    comp_centre = int(rng.integers(*style["register"][1]))
     parts.append((render.notes(_make_inst(_pick(style["comp_inst"], rng), rng),
                                _comp_events(_pick(style["comp"], rng), grid, harmony, rng, comp_centre)),
                   rng.uniform(*style["mix"][2])))
     lead = _pick(style["lead"], rng)
     if lead != "none":
-        lead_centre = int(rng.integers(67, 80))
+        lead_centre = int(rng.integers(*style["register"][2]))
         parts.append((render.notes(_make_inst(_pick(style["lead_inst"], rng), rng),
                                    _lead_events(lead, grid, harmony, rng, lead_centre)),
                       rng.uniform(*style["mix"][3])))

@@ -26,10 +26,12 @@ Evaluation (cells, as in ``artgenre attack``): every cell records ``adaptive``:
 - squeezing: non-adaptive = examples crafted on the same weights *without* the squeezer, then
   classified *with* it; adaptive = the attack run on the squeezed classifier itself, which ART
   differentiates through the squeezer as the identity (BPDA; see `artgenre.defenses.squeeze`).
-- detector: non-adaptive = white-box attack on the guarded model that ignores the detector;
-  adaptive = the attack on `SqueezeEnsemble` (raw and squeezed views at once, BPDA), which
-  fools the classifier while keeping raw and squeezed predictions together. The classifier's
-  accuracy goes in ``cells``, the detector's metrics in ``detector.per_attack``.
+- detector: it does not change classification, so ``cells`` hold the guarded classifier's
+  white-box accuracy (``adaptive: false``: the attack ignores the detector). The adaptive
+  attack runs on `SqueezeEnsemble` (raw and squeezed views at once, BPDA), which fools the
+  classifier while keeping raw and squeezed predictions together; its classifier cells go to
+  ``detector_cells`` (not ``cells``, which a report would otherwise credit as the detector's
+  robust accuracy). ``detector.per_attack`` holds the detector metrics of both.
 
 A defense should be credited with its adaptive numbers only (the report does this).
 """
@@ -315,7 +317,7 @@ def _attack_names(names) -> tuple[str, ...]:
 def _eps_grid(values) -> tuple[float, ...]:
     if isinstance(values, (int, float)):
         values = (values,)
-    grid = tuple(check_range("eps", v, low=0.0, high=1.0) for v in values)
+    grid = tuple(sorted({check_range("eps", v, low=0.0, high=1.0) for v in values}))
     if not grid:
         raise ParameterError("eps=() is empty; give at least one budget in [0, 1], e.g. 0.01,0.03,0.1")
     return grid
@@ -327,9 +329,9 @@ def make_defense_config(**fields) -> DefenseConfig:
     Raises
     ------
     ParameterError
-        Unknown field, model, defense, profile, init or attack; ``ratio`` outside (0, 1]; ``bit_depth`` not an integer in 1..64;
-        ``target_fpr`` outside (0, 1); ``train_eps`` outside (0, 1]; ``eps`` outside [0, 1];
-        a minimal-norm attack (deepfool);
+        Unknown field, model, defense, profile, init or attack; ``ratio`` outside (0, 1];
+        ``bit_depth`` not an integer in 1..64; ``target_fpr`` outside (0, 1); ``train_eps``
+        outside (0, 1]; ``eps`` outside [0, 1]; a minimal-norm attack (deepfool);
         non-positive epochs, steps, limit or batch sizes.
     """
     known = {f.name for f in dataclasses.fields(DefenseConfig)}

@@ -1,0 +1,106 @@
+"""End-to-end pipeline: config handling, a tiny full run, and kill-and-resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from artgenre.errors import ParameterError
+from artgenre.pipeline import PipelineConfig, make_pipeline_config, run_pipeline
+
+TINY = {"clips_per_genre": 5, "clip_seconds": 3.5}
+
+
+def tiny_config(tmp_path: Path, **overrides) -> PipelineConfig:
+    values = dict(
+        data_options=TINY, cache_dir=str(tmp_path / "cache"), models=("cnn",), epochs=1,
+        attacks=("fgsm", "pgd", "noise"), eps=(0.0, 0.01, 0.1), transfer_attacks=(),
+        defenses=("squeeze",), defense_models=("cnn",), defense_eps=(0.03,), limit=6,
+        out=str(tmp_path / "results"),
+    )
+    values.update(overrides)
+    return make_pipeline_config(**values)
+
+
+def test_config_file_and_overrides(tmp_path):
+    cfg_file = tmp_path / "exp.toml"
+    cfg_file.write_text('models = ["cnn"]\neps = [0.0, 0.01]\ndefenses = []\nout = "x"\n')
+    cfg = make_pipeline_config(config_file=cfg_file, out=str(tmp_path / "y"))
+    assert cfg.models == ("cnn",) and cfg.eps == (0.0, 0.01) and cfg.defenses == ()
+    assert cfg.out == str(tmp_path / "y")
+
+
+def test_experiment_files_are_valid():
+    root = Path(__file__).resolve().parents[1] / "experiments"
+    for path in sorted(root.glob("*.toml")):
+        cfg = make_pipeline_config(config_file=path)
+        assert cfg.models and cfg.defenses, path
+
+
+@pytest.mark.slow
+def test_tiny_pipeline_end_to_end_and_resume(tmp_path, monkeypatch):
+    import artgenre.sweep as sweep
+
+    cfg = tiny_config(tmp_path)
+    calls = {"n": 0}
+    real_run_attack = sweep.run_attack
+
+    def killed(*args, **kwargs):
+        calls["n"] += 1
+        raise KeyboardInterrupt  # the run is killed right after training finished
+
+    monkeypatch.setattr(sweep, "run_attack", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(cfg, progress=False)
+    out = Path(cfg.out)
+    status = json.loads((out / "pipeline.json").read_text())
+    assert status["finished"] is False
+    assert [s["stage"] for s in status["stages"]] == ["prepare", "train cnn"]
+    trained = json.loads((out / "train-cnn.json").read_text())
+
+    import artgenre.training as training
+
+    def no_retrain(*args, **kwargs):
+        raise AssertionError("finished training must be resumed, not recomputed")
+
+    monkeypatch.setattr(sweep, "run_attack", real_run_attack)
+    monkeypatch.setattr(training, "fit", no_retrain)
+    result = run_pipeline(cfg, progress=False)
+
+    assert json.loads((out / "train-cnn.json").read_text())["metrics"] == trained["metrics"]
+    status = json.loads((out / "pipeline.json").read_text())
+    assert status["finished"] is True
+    attack = json.loads((out / "attack-cnn.json").read_text())
+    assert {(c["attack"], c["eps"]) for c in attack["cells"]} >= {("fgsm", 0.01), ("pgd", 0.1), ("noise", 0.0)}
+    assert (out / "defense-cnn-squeeze.json").exists()
+    assert result.report.report_md.exists()
+    assert "Table 1" in result.report.report_md.read_text() or "table 1" in result.report.report_md.read_text().lower()
+
+    # A third run recomputes nothing: every cell (with its own timing) is read back as it was.
+    defended = json.loads((out / "defense-cnn-squeeze.json").read_text())
+    again = run_pipeline(cfg, progress=False)
+    assert json.loads((out / "attack-cnn.json").read_text())["cells"] == attack["cells"]
+    assert json.loads((out / "defense-cnn-squeeze.json").read_text())["cells"] == defended["cells"]
+    assert again.report.report_md.exists()
+
+
+def test_cli_run_smoke(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import artgenre.cli  # noqa: F401 - attaches the commands
+    import artgenre.pipeline as pipeline
+    from artgenre.cli.app import app
+
+    seen = {}
+
+    def fake_run(config, progress=True):
+        seen["config"] = config
+        return pipeline.PipelineResult(config=config, stages=[{"stage": "prepare", "seconds": 0.1}], seconds=0.1)
+
+    monkeypatch.setattr(pipeline, "run_pipeline", fake_run)
+    res = CliRunner().invoke(app, ["run", "--models", "cnn", "--defenses", "", "--eps", "0,0.01", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert seen["config"].models == ("cnn",) and seen["config"].defenses == ()
+    assert "Pipeline stages" in res.output
