@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     on stderr and exit status 1, without a traceback.
     """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # ART logs a per-call "success rate" at INFO that ignores our accounting; keep its warnings.
+    logging.getLogger("art").setLevel(logging.WARNING)
     try:
         app(args=argv, prog_name="artgenre")
     except ArtGenreError as exc:
