@@ -57,3 +57,20 @@ def check_range(
         interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
         raise ParameterError(f"{name}={value!r} is out of range; expected a number in {interval}")
     return v
+
+
+def check_int(name: str, value, low: int) -> int:
+    """Return ``value`` as int, or raise `ParameterError` unless it is an integer >= ``low``."""
+    import numpy as np
+
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ParameterError(f"{name}={value!r} is not valid; expected an integer >= {low}")
+    return int(value)
+
+
+def check_device_name(value) -> str:
+    """Normalise a device name without touching CUDA: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
+    name = str(value).strip().lower()
+    if name in ("auto", "cpu", "cuda") or (name.startswith("cuda:") and name[5:].isdigit()):
+        return name
+    raise ParameterError(f"device={value!r} is not valid; choose one of: auto, cpu, cuda, cuda:N")

@@ -45,7 +45,7 @@ from artgenre.attacks import (
     parse_params,
     resolve_params,
 )
-from artgenre.errors import CheckpointError, DataError, ParameterError, check_choice
+from artgenre.errors import CheckpointError, DataError, ParameterError, check_choice, check_device_name, check_int
 from artgenre.io import atomic_path, atomic_write_json, read_json, to_jsonable
 from artgenre.runtime import log, progress as progress_bar, run_metadata, seed_everything
 from artgenre.stats import proportion
@@ -117,17 +117,10 @@ def _parse_triples(values) -> tuple[tuple[str, str, Any], ...]:
     return tuple(out)
 
 
-def _int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ParameterError(f"{name}={value!r} is not valid; expected an integer >= {low}")
-    return int(value)
+_int = check_int
 
 
-def _device_name(value) -> str:
-    name = str(value).strip().lower()
-    if name in ("auto", "cpu", "cuda") or (name.startswith("cuda:") and name[5:].isdigit()):
-        return name
-    raise ParameterError(f"device={value!r} is not valid; choose one of: auto, cpu, cuda, cuda:N")
+_device_name = check_device_name
 
 
 def _json_value(v: Any) -> Any:
@@ -228,27 +221,8 @@ class AttackConfig:
 # --------------------------------------------------------------------------- cells
 
 
-class _NoBar:
-    """Stand-in for a disabled progress bar."""
-
-    def __enter__(self) -> "_NoBar":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
-
-    def add_task(self, *args, **kwargs) -> int:
-        return 0
-
-    def update(self, *args, **kwargs) -> None:
-        return None
-
-    def advance(self, *args, **kwargs) -> None:
-        return None
-
-
 def _bar(show: bool):
-    return progress_bar() if show else _NoBar()
+    return progress_bar(disable=not show)
 
 
 def _seed_cell(seed: int, attack: str, eps: float) -> None:

@@ -27,7 +27,7 @@ import numpy as np
 from artgenre.art_adapter import as_art_classifier, reset_train_stats, train_stats
 from artgenre.checkpoint import save_checkpoint
 from artgenre.data import DataConfig
-from artgenre.errors import DataError, ParameterError, check_choice, check_range
+from artgenre.errors import DataError, ParameterError, check_choice, check_device_name, check_int, check_range
 from artgenre.evaluation import as_float32, cross_entropy, evaluate, predict_logits
 from artgenre.io import atomic_write_json, read_json, to_jsonable
 from artgenre.runtime import log, progress as progress_bar, run_metadata, seed_everything
@@ -106,17 +106,10 @@ class TrainConfig:
         return make_train_config(profile=d.pop("profile", "quick"), **d)
 
 
-def _int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ParameterError(f"{name}={value!r} is not valid; expected an integer >= {low}")
-    return int(value)
+_int = check_int
 
 
-def _device_name(value) -> str:
-    name = str(value).strip().lower()
-    if name in ("auto", "cpu", "cuda") or (name.startswith("cuda:") and name[5:].isdigit()):
-        return name
-    raise ParameterError(f"device={value!r} is not valid; choose one of: auto, cpu, cuda, cuda:N")
+_device_name = check_device_name
 
 
 def _data_config(value) -> DataConfig:
@@ -343,24 +336,8 @@ def fit(
     )
 
 
-class _NoBar:
-    # Stands in for a hidden rich bar (runtime.progress(disable=True) is not used: it can pass
-    # `disable` twice to rich).
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def add_task(self, *args, **kwargs):
-        return 0
-
-    def update(self, *args, **kwargs):
-        pass
-
-
 def _progress_bar(show: bool):
-    return progress_bar() if show else _NoBar()
+    return progress_bar(disable=not show)
 
 
 def result_path(out, stem: str) -> Path:

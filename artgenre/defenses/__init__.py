@@ -47,7 +47,7 @@ import numpy as np
 from artgenre.data import DataConfig
 from artgenre.defenses.adversarial import INNER_PROFILES, InnerAttack, check_ratio
 from artgenre.defenses.squeeze import check_bit_depth
-from artgenre.errors import ParameterError, check_choice, check_range
+from artgenre.errors import ParameterError, check_choice, check_device_name, check_range
 from artgenre.registry import Registry
 
 __all__ = [
@@ -289,11 +289,7 @@ class DefenseConfig:
         return make_defense_config(**d)
 
 
-def _device_name(value) -> str:
-    name = str(value).strip().lower()
-    if name in ("auto", "cpu", "cuda") or (name.startswith("cuda:") and name[5:].isdigit()):
-        return name
-    raise ParameterError(f"device={value!r} is not valid; choose one of: auto, cpu, cuda, cuda:N")
+_device_name = check_device_name
 
 
 def _attack_names(names) -> tuple[str, ...]:
