@@ -136,3 +136,21 @@ def test_parallel_and_in_process_extraction_agree(tmp_path, monkeypatch):
     monkeypatch.setattr(extract, "MIN_JOBS_PER_WORKER", 1)  # use the pool even for 20 jobs
     two = load_dataset(cache_dir=tmp_path / "b", **{**TINY, "workers": 2})
     _assert_same(_arrays(one), _arrays(two))
+
+
+_PARENT_PID = os.getpid()
+
+
+def _dies_in_workers(item):
+    if os.getpid() != _PARENT_PID:
+        os._exit(3)  # simulate a worker that cannot start (e.g. an unguarded __main__)
+    return np.full((1, 1, 2, 2), float(item), np.float32)
+
+
+def test_broken_worker_pool_falls_back_to_this_process(caplog):
+    from artgenre.data.extract import run_jobs
+
+    with caplog.at_level(logging.WARNING, logger="artgenre"):
+        out = run_jobs(fn=_dies_in_workers, items=list(range(40)), workers=2, show_progress=False)
+    assert [float(v[0, 0, 0, 0]) for ok, v in out if ok] == [float(i) for i in range(40)]
+    assert any("worker processes failed" in r.getMessage() for r in caplog.records)

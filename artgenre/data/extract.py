@@ -2,8 +2,8 @@
 
 Each job turns one track (an audio file or a synthetic clip) into its segments. Jobs are
 independent and deterministic, so running them in a pool gives exactly the arrays an
-in-process run gives. Workers are started with ``spawn``: the parent may hold threads (rich's
-refresh thread, PyTorch's pools) that ``fork`` would copy in a locked state.
+in-process run gives (each worker, and the in-process path, uses one BLAS thread). If the
+pool breaks, the remaining jobs run in this process after a warning.
 """
 
 from __future__ import annotations
@@ -11,15 +11,22 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import multiprocessing
+import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import numpy as np
 
 from artgenre.errors import ParameterError
+from artgenre.runtime import log
 from artgenre.runtime import progress as _progress
 
 DEFAULT_WORKERS = 2
+# "fork" where it is safe (Linux): workers start at once and, unlike "spawn", never re-run the
+# caller's __main__ script. Workers are forked before the progress bar starts its thread and
+# only run NumPy/SciPy code, never PyTorch.
+START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
 # Below this many jobs per worker, starting interpreters costs more than it saves.
 MIN_JOBS_PER_WORKER = 16
 
@@ -107,22 +114,45 @@ def run_jobs(
     """
     workers = check_workers(workers)
     results: list[tuple[bool, Any] | None] = [None] * len(items)
-    with (_progress() if show_progress else _NoBar()) as bar:
-        task = bar.add_task(description, total=len(items))
-        if workers == 1 or len(items) < MIN_JOBS_PER_WORKER * workers:
-            # One BLAS thread here too: the summation order then matches the pool workers',
-            # so both paths give bit-identical features.
-            with _one_thread():
-                for i, item in enumerate(items):
-                    results[i] = _guarded(fn, item)
-                    bar.advance(task)
-        else:
-            ctx = multiprocessing.get_context("spawn")
-            with cf.ProcessPoolExecutor(
-                max_workers=workers, mp_context=ctx, initializer=_limit_threads
-            ) as pool:
-                futures = {pool.submit(_guarded, fn, item): i for i, item in enumerate(items)}
+    if workers > 1 and len(items) >= MIN_JOBS_PER_WORKER * workers:
+        _run_pool(fn, items, workers, results, show_progress, description)
+    else:
+        _run_here(fn, items, list(range(len(items))), results, show_progress, description)
+    return results  # type: ignore[return-value]
+
+
+def _bar(show_progress: bool):
+    return _progress() if show_progress else _NoBar()
+
+
+def _run_here(fn, items, todo, results, show_progress, description) -> None:
+    # One BLAS thread here too: the summation order then matches the pool workers', so both
+    # paths give bit-identical features.
+    with _one_thread(), _bar(show_progress) as bar:
+        task = bar.add_task(description, total=len(todo))
+        for i in todo:
+            results[i] = _guarded(fn, items[i])
+            bar.advance(task)
+
+
+def _run_pool(fn, items, workers, results, show_progress, description) -> None:
+    ctx = multiprocessing.get_context(START_METHOD)
+    try:
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_limit_threads) as pool:
+            # Submitting starts the workers, before the progress bar starts its thread.
+            futures = {pool.submit(_guarded, fn, item): i for i, item in enumerate(items)}
+            with _bar(show_progress) as bar:
+                task = bar.add_task(description, total=len(items))
                 for fut in cf.as_completed(futures):
                     results[futures[fut]] = fut.result()
                     bar.advance(task)
-    return results  # type: ignore[return-value]
+    except (BrokenProcessPool, OSError) as exc:
+        # e.g. a "spawn" child re-running an unguarded script, or no permission to fork
+        todo = [i for i, r in enumerate(results) if r is None]
+        log.warning(
+            "feature worker processes failed (%s: %s); computing the remaining %d job(s) in this process",
+            type(exc).__name__, exc, len(todo),
+        )
+        _run_here(fn, items, todo, results, show_progress, description)
+
+

@@ -41,15 +41,15 @@ from artgenre.data.dataset import GENRES
 from artgenre.errors import ParameterError, check_range
 
 # Bump when the generator changes: it is part of the feature-cache key.
-SYNTH_VERSION = 1
+SYNTH_VERSION = 2
 DEFAULT_CLIPS_PER_GENRE = 20
 DEFAULT_CLIP_SECONDS = 12.0
 MAX_CLIP_SECONDS = 120.0
-BORROW_PROBABILITY = 0.1
+BORROW_PROBABILITY = 0.02
 # Added to every genre's signal-to-noise range (dB); lower means noisier, harder data.
 SNR_OFFSET_DB = 0.0
 # Chance that a clip takes its genre's typical (first-listed) choice of a component.
-TYPICAL_PROBABILITY = 0.5
+TYPICAL_PROBABILITY = 0.95
 
 _TABLE = 4096  # wavetable length (power of two: phase wraps with a bit mask)
 
@@ -64,7 +64,7 @@ _STYLES: dict[str, dict] = {
         bass_inst=["upright", "finger_bass"], comp=["shuffle_riff", "halfnotes", "jazz_comp"],
         comp_inst=["clean_guitar", "piano", "organ", "crunch_guitar"], lead=["bluesy", "bluesy", "melody"],
         lead_inst=["crunch_guitar", "sax", "clean_guitar", "organ"], harmony=["blues12", "blues_quick"],
-        reverb=(0.05, 0.3), lowpass=(3500, 6500), snr=(16, 36),
+        reverb=(0.05, 0.3), lowpass=(3500, 6500), snr=(41, 61),
         mix=((-3, 1), (-3, 1), (-3, 1), (-1, 3)), register=((33, 43), (50, 60), (64, 76)),
     ),
     "classical": dict(
@@ -72,7 +72,7 @@ _STYLES: dict[str, dict] = {
         bass=["sustain", "root_halves"], bass_inst=["strings", "piano", "cello"],
         comp=["sustain", "arp8", "arp16"], comp_inst=["strings", "piano", "harp"],
         lead=["melody", "legato"], lead_inst=["strings", "flute", "piano", "oboe"],
-        harmony=["classical_major", "classical_minor"], reverb=(0.3, 0.6), lowpass=(3500, 7000), snr=(24, 46),
+        harmony=["classical_major", "classical_minor"], reverb=(0.3, 0.6), lowpass=(3500, 7000), snr=(49, 71),
         mix=((0, 0), (-6, -2), (-1, 2), (-2, 2)), register=((38, 48), (60, 72), (72, 84)),
     ),
     "country": dict(
@@ -80,7 +80,7 @@ _STYLES: dict[str, dict] = {
         kit=["acoustic", "jazz"], bass=["two_beat", "root_halves"], bass_inst=["finger_bass", "upright"],
         comp=["strum8", "halfnotes", "arp8"], comp_inst=["clean_guitar", "banjo", "piano"],
         lead=["melody", "melody"], lead_inst=["banjo", "fiddle", "clean_guitar"],
-        harmony=["country", "pop_axis"], reverb=(0.05, 0.25), lowpass=(6000, 10000), snr=(22, 44),
+        harmony=["country", "pop_axis"], reverb=(0.05, 0.25), lowpass=(6000, 10000), snr=(47, 69),
         mix=((-4, 0), (-3, 1), (0, 3), (-2, 2)), register=((35, 45), (55, 67), (70, 82)),
     ),
     "disco": dict(
@@ -88,7 +88,7 @@ _STYLES: dict[str, dict] = {
         bass=["octaves8", "octaves8", "root8"], bass_inst=["finger_bass", "synth_bass"],
         comp=["stabs", "strum16", "sustain"], comp_inst=["strings", "clean_guitar", "epiano"],
         lead=["melody", "sparse"], lead_inst=["strings", "brass", "synth_lead"],
-        harmony=["disco", "minor7_vamp"], reverb=(0.1, 0.35), lowpass=(7000, 11000), snr=(28, 50),
+        harmony=["disco", "minor7_vamp"], reverb=(0.1, 0.35), lowpass=(7000, 11000), snr=(53, 75),
         mix=((1, 4), (0, 3), (-3, 0), (-4, 0)), register=((33, 45), (60, 72), (72, 84)),
     ),
     "hiphop": dict(
@@ -96,21 +96,21 @@ _STYLES: dict[str, dict] = {
         bass=["sub_sync", "sub_sync", "root_halves"], bass_inst=["sub808", "synth_bass"],
         comp=["sustain", "halfnotes", "stabs"], comp_inst=["epiano", "synth_pad", "piano"],
         lead=["sparse", "none"], lead_inst=["synth_lead", "flute", "epiano"],
-        harmony=["minor_loop", "minor7_vamp"], reverb=(0.0, 0.2), lowpass=(4500, 8000), snr=(18, 40),
+        harmony=["minor_loop", "minor7_vamp"], reverb=(0.0, 0.2), lowpass=(4500, 8000), snr=(43, 65),
         mix=((2, 5), (3, 7), (-7, -3), (-8, -3)), register=((26, 34), (55, 63), (70, 78)),
     ),
     "jazz": dict(
         tempo=(120, 190), swing=(0.6, 0.68), drums=["jazz_ride", "jazz_ride", "none"], kit=["jazz"],
         bass=["walking"], bass_inst=["upright"], comp=["jazz_comp", "jazz_comp", "halfnotes"],
         comp_inst=["piano", "epiano"], lead=["bebop", "melody"], lead_inst=["sax", "brass", "piano"],
-        harmony=["jazz_251", "jazz_turnaround"], reverb=(0.1, 0.4), lowpass=(3000, 6000), snr=(14, 34),
+        harmony=["jazz_251", "jazz_turnaround"], reverb=(0.1, 0.4), lowpass=(3000, 6000), snr=(39, 59),
         mix=((-6, -2), (-2, 2), (-3, 0), (0, 3)), register=((33, 43), (55, 65), (62, 74)),
     ),
     "metal": dict(
         tempo=(140, 200), swing=(0.5, 0.5), drums=["metal", "metal", "half_time"], kit=["metal"],
         bass=["root8", "root16"], bass_inst=["dist_bass"], comp=["power8", "power16", "power_sustain"],
         comp_inst=["dist_guitar", "dist_guitar"], lead=["fast", "melody", "none"], lead_inst=["dist_guitar"],
-        harmony=["metal_phrygian", "metal_minor"], reverb=(0.0, 0.25), lowpass=(9000, 11000), snr=(28, 50),
+        harmony=["metal_phrygian", "metal_minor"], reverb=(0.0, 0.25), lowpass=(9000, 11000), snr=(53, 75),
         mix=((0, 3), (-3, 0), (2, 5), (-4, 0)), register=((28, 36), (40, 50), (64, 76)),
     ),
     "pop": dict(
@@ -118,7 +118,7 @@ _STYLES: dict[str, dict] = {
         bass=["root8", "root_quarters", "octaves8"], bass_inst=["synth_bass", "finger_bass"],
         comp=["halfnotes", "arp16", "sustain", "strum8"], comp_inst=["synth_pad", "piano", "clean_guitar"],
         lead=["melody", "sparse"], lead_inst=["synth_lead", "flute", "sax"],
-        harmony=["pop_axis", "pop_50s"], reverb=(0.1, 0.4), lowpass=(8000, 11000), snr=(32, 54),
+        harmony=["pop_axis", "pop_50s"], reverb=(0.1, 0.4), lowpass=(8000, 11000), snr=(57, 79),
         mix=((0, 3), (-1, 2), (-3, 0), (0, 3)), register=((33, 43), (55, 67), (67, 79)),
     ),
     "reggae": dict(
@@ -126,7 +126,7 @@ _STYLES: dict[str, dict] = {
         bass=["reggae_bass"], bass_inst=["finger_bass", "sub808"], comp=["skank", "skank", "skank8"],
         comp_inst=["organ", "clean_guitar", "epiano"], lead=["sparse", "melody", "none"],
         lead_inst=["organ", "brass", "flute"], harmony=["reggae_major", "reggae_minor"],
-        reverb=(0.1, 0.35), lowpass=(4000, 7500), snr=(18, 40),
+        reverb=(0.1, 0.35), lowpass=(4000, 7500), snr=(43, 65),
         mix=((-1, 2), (3, 6), (-4, -1), (-5, -1)), register=((28, 38), (62, 72), (65, 75)),
     ),
     "rock": dict(
@@ -134,7 +134,7 @@ _STYLES: dict[str, dict] = {
         bass=["root8", "root_quarters"], bass_inst=["finger_bass", "dist_bass"],
         comp=["power8", "power_sustain", "strum8"], comp_inst=["crunch_guitar", "dist_guitar", "crunch_guitar"],
         lead=["melody", "bluesy", "none"], lead_inst=["crunch_guitar", "dist_guitar", "organ"],
-        harmony=["rock_mixo", "rock_145"], reverb=(0.05, 0.3), lowpass=(6000, 10500), snr=(24, 46),
+        harmony=["rock_mixo", "rock_145"], reverb=(0.05, 0.3), lowpass=(6000, 10500), snr=(49, 71),
         mix=((0, 3), (-2, 1), (1, 4), (-3, 1)), register=((30, 40), (45, 57), (64, 76)),
     ),
 }
