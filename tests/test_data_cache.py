@@ -33,7 +33,11 @@ def _forbid(*args, **kwargs):
 
 
 def _arrays(data):
-    return {f"{s}_{a}": np.array(getattr(data.split(s), a)) for s in ("train", "val", "test") for a in ("x", "y", "track")}
+    return {
+        f"{s}_{a}": np.array(getattr(data.split(s), a))
+        for s in ("train", "val", "test")
+        for a in ("x", "y", "track")
+    }
 
 
 def _assert_same(a, b):

@@ -141,9 +141,11 @@ def write_cache(
         items = parts[split] if split in parts else []
         n = int(sum(seg.shape[0] for _, _, seg in items))
         seg_shape = tuple(items[0][2].shape[1:]) if items else (1, int(params["n_mels"]), int(params["frames"]))
-        y = np.concatenate([np.full(seg.shape[0], lab, dtype=np.int64) for _, lab, seg in items]) if items else np.zeros(0, np.int64)
-        track = np.concatenate([np.full(seg.shape[0], t) for t, _, seg in items]) if items else np.zeros(0, dtype="<U1")
-        track = track.astype(str)
+        y = np.zeros(0, np.int64)
+        track = np.zeros(0, dtype="<U1")
+        if items:
+            y = np.concatenate([np.full(seg.shape[0], lab, dtype=np.int64) for _, lab, seg in items])
+            track = np.concatenate([np.full(seg.shape[0], t) for t, _, seg in items]).astype(str)
         x_path = folder / f"{split}_x.npy"
         with atomic_path(x_path) as tmp:
             x = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, *seg_shape))

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from artgenre.errors import ParameterError
+from artgenre.errors import check_int
 from artgenre.runtime import log
 from artgenre.runtime import progress as _progress
 
@@ -45,22 +45,6 @@ def _limit_threads() -> None:
     _one_thread()
 
 
-class _NoBar:
-    """Stand-in for a rich progress bar when progress is switched off."""
-
-    def __enter__(self) -> "_NoBar":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
-
-    def add_task(self, *args, **kwargs) -> int:
-        return 0
-
-    def advance(self, *args, **kwargs) -> None:
-        return None
-
-
 def _guarded(fn: Callable[[Any], np.ndarray], item: Any) -> tuple[bool, Any]:
     from artgenre.data.gtzan import SkipTrack
 
@@ -72,9 +56,7 @@ def _guarded(fn: Callable[[Any], np.ndarray], item: Any) -> tuple[bool, Any]:
 
 def check_workers(workers) -> int:
     """Validate a worker count (a positive integer) and return it as int."""
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ParameterError(f"workers={workers!r} is not valid; expected a positive integer")
-    return int(workers)
+    return check_int("workers", workers, 1)
 
 
 def run_jobs(
@@ -122,7 +104,7 @@ def run_jobs(
 
 
 def _bar(show_progress: bool):
-    return _progress() if show_progress else _NoBar()
+    return _progress(disable=not show_progress)
 
 
 def _run_here(fn, items, todo, results, show_progress, description) -> None:

@@ -137,7 +137,10 @@ def load_synth(
         "clips_per_genre": opts.clips_per_genre, "clip_seconds": opts.clip_seconds,
         "synth_version": SYNTH_VERSION,
     }
-    key_inputs = {k: info[k] for k in ("split_scheme", "seed", "fractions", "clips_per_genre", "clip_seconds", "synth_version")}
+    key_inputs = {
+        k: info[k]
+        for k in ("split_scheme", "seed", "fractions", "clips_per_genre", "clip_seconds", "synth_version")
+    }
     return build_or_load(
         name="synth", key_inputs=key_inputs, cache_dir=cache_dir, jobs=jobs, fn=_synth_job,
         assign=partial(_random_assign, seed=seed, fractions=fr), params=params, info=info,

@@ -21,7 +21,7 @@ from artgenre.data.extract import run_jobs
 from artgenre.data.features import FeatureParams
 from artgenre.data.gtzan import SkipTrack
 from artgenre.data.splits import SPLIT_NAMES
-from artgenre.errors import DataError, ParameterError
+from artgenre.errors import DataError, check_int
 from artgenre.runtime import log
 
 # Splitter: (tracks, labels) -> {"train": tracks, "val": tracks, "test": tracks}
@@ -52,9 +52,7 @@ class TrackJob:
 
 def check_seed(seed) -> int:
     """Return ``seed`` as int, or raise `ParameterError` unless it is a non-negative integer."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ParameterError(f"seed={seed!r} is not valid; expected a non-negative integer")
-    return int(seed)
+    return check_int("seed", seed, 0)
 
 
 def segments_from_waveform(y: np.ndarray, params: FeatureParams) -> np.ndarray:
