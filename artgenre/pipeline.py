@@ -50,6 +50,9 @@ class PipelineConfig:
         Attacks of the white-box sweep (`artgenre.attacks.ATTACKS` keys).
     eps : tuple of float
         ε grid of the white-box sweep, in input units ([0, 1]; 80·ε dB).
+    attack_params : tuple of (attack, key, value)
+        Attack parameters for every sweep; the default keeps DeepFool affordable on a CPU
+        (gradients of the 3 most likely classes, at most 20 iterations).
     transfer_attacks, transfer_eps
         Transfer sweep between every ordered pair of models (empty to skip).
     defenses : tuple of str
@@ -76,6 +79,7 @@ class PipelineConfig:
     models: tuple[str, ...] = ("cnn", "resnet18")
     attacks: tuple[str, ...] = ("fgsm", "pgd", "deepfool", "noise")
     eps: tuple[float, ...] = QUICK_EPS
+    attack_params: tuple[tuple[str, str, Any], ...] = (("deepfool", "nb_grads", 3), ("deepfool", "max_iter", 20))
     transfer_attacks: tuple[str, ...] = ("fgsm", "pgd")
     transfer_eps: tuple[float, ...] = (0.03,)
     defenses: tuple[str, ...] = ("adv-mixed", "squeeze", "detector")
@@ -159,7 +163,9 @@ def make_pipeline_config(*, config_file: str | Path | None = None, **overrides: 
         )
     if isinstance(values.get("data_options"), dict):
         values["data_options"] = tuple(sorted(values["data_options"].items()))
-    for key in _TUPLE_FIELDS & set(values) - {"data_options"}:
+    if "attack_params" in values:
+        values["attack_params"] = tuple(tuple(p) for p in values["attack_params"])
+    for key in _TUPLE_FIELDS & set(values) - {"data_options", "attack_params"}:
         value = values[key]
         values[key] = tuple(value) if isinstance(value, (list, tuple)) else (value,)
     return PipelineConfig(**values)
@@ -247,7 +253,7 @@ def run_pipeline(config: PipelineConfig, *, progress: bool = True) -> PipelineRe
     for model in config.models:
         attack_cfg = AttackConfig(
             checkpoint=checkpoints[model], attacks=config.attacks, eps=config.eps,
-            limit=config.limit, device=config.device, out=str(out), seed=config.seed,
+            params=config.attack_params, limit=config.limit, device=config.device, out=str(out), seed=config.seed,
         )
         stages.run(f"attack {model}", lambda c=attack_cfg: run_attack(c, data=data, progress=progress))
 
