@@ -25,7 +25,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-# The default (quick) pipeline is sized so that `make run` finishes in about ten minutes on
+# The default (quick) pipeline aims at `make run` finishing in about ten minutes on
 # two CPU cores; `experiments/*.toml` hold the full grids (see docs/user-guide.md).
 QUICK_EPS = (0.0, 0.003, 0.01, 0.03, 0.1)
 
