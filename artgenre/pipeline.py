@@ -253,7 +253,8 @@ def run_pipeline(config: PipelineConfig, *, progress: bool = True) -> PipelineRe
     for model in config.models:
         attack_cfg = AttackConfig(
             checkpoint=checkpoints[model], attacks=config.attacks, eps=config.eps,
-            params=config.attack_params, limit=config.limit, device=config.device, out=str(out), seed=config.seed,
+            params=tuple(p for p in config.attack_params if p[0] in config.attacks or p[0] == "*"),
+            limit=config.limit, device=config.device, out=str(out), seed=config.seed,
         )
         stages.run(f"attack {model}", lambda c=attack_cfg: run_attack(c, data=data, progress=progress))
 
