@@ -95,3 +95,26 @@ def atomic_save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, array, allow_pickle=False)
+
+
+def read_previous_result(path: str | os.PathLike, *, kind: str, resume_key: Any) -> dict | None:
+    """A finished-or-partial result to resume from, or None to recompute.
+
+    Returns the JSON at ``path`` only if it is readable, has ``"kind": kind`` and the same
+    ``"resume_key"``; anything else is logged and ignored (never trusted).
+    """
+    import logging
+
+    log = logging.getLogger("artgenre")
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        old = read_json(path)
+    except DataError as exc:
+        log.warning("ignoring unreadable previous result %s: %s", path, exc)
+        return None
+    if not isinstance(old, dict) or old.get("kind") != kind or old.get("resume_key") != resume_key:
+        log.info("%s was made with another configuration; recomputing every cell", path)
+        return None
+    return old

@@ -46,7 +46,7 @@ from artgenre.attacks import (
     resolve_params,
 )
 from artgenre.errors import CheckpointError, DataError, ParameterError, check_choice, check_device_name, check_int
-from artgenre.io import atomic_path, atomic_write_json, read_json, to_jsonable
+from artgenre.io import read_previous_result, atomic_path, atomic_write_json, read_json, to_jsonable
 from artgenre.runtime import log, progress as progress_bar, run_metadata, seed_everything
 from artgenre.stats import proportion
 
@@ -871,17 +871,7 @@ def _resume_key(config: AttackConfig) -> dict:
 
 
 def _load_previous(path: Path, key: dict) -> dict | None:
-    if not path.is_file():
-        return None
-    try:
-        old = read_json(path)
-    except DataError as exc:
-        log.warning("ignoring unreadable previous result %s: %s", path, exc)
-        return None
-    if not isinstance(old, dict) or old.get("kind") != "attack" or old.get("resume_key") != key:
-        log.info("%s was made with another configuration or checkpoint; recomputing every cell", path)
-        return None
-    return old
+    return read_previous_result(path, kind="attack", resume_key=key)
 
 
 def _choose_example_cell(attacks: Sequence[str], eps: Sequence[float]) -> tuple[str, float] | None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from artgenre.defenses import DefenseConfig, result_path
 from artgenre.errors import DataError, ParameterError
-from artgenre.io import atomic_write_json, read_json, to_jsonable
+from artgenre.io import read_previous_result, atomic_write_json, read_json, to_jsonable
 from artgenre.registry import Registry
 from artgenre.runtime import log, run_metadata, seed_everything
 
@@ -346,17 +346,7 @@ def _resume_key(config: DefenseConfig, model: DefendedModel) -> dict:
 
 
 def _load_previous(path: Path, key: dict) -> dict | None:
-    if not path.is_file():
-        return None
-    try:
-        old = read_json(path)
-    except DataError as exc:
-        log.warning("ignoring unreadable previous result %s: %s", path, exc)
-        return None
-    if not isinstance(old, dict) or old.get("kind") != "defense" or old.get("resume_key") != key:
-        log.info("%s was made with another configuration or model; recomputing every cell", path)
-        return None
-    return old
+    return read_previous_result(path, kind="defense", resume_key=key)
 
 
 def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> dict:
