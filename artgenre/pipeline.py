@@ -25,9 +25,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-# The default (quick) pipeline aims at `make run` finishing in about ten minutes on
-# two CPU cores; `experiments/*.toml` hold the full grids (see docs/user-guide.md).
-QUICK_EPS = (0.0, 0.003, 0.01, 0.03, 0.1)
+# The defaults are sized for `make run` to finish within ten minutes on two CPU cores. Measured
+# there: training ~75 s per model, PGD-10 ~12 s per ε per model over the 80 test segments, the
+# detector-aware PGD ~48 s per ε, DeepFool 2.5-4.6 s per segment. So the default sweep has no
+# ε = 0.003 and no DeepFool, transfers FGSM only, and evaluates defenses at ε 0.01 and 0.03;
+# `experiments/quick.toml` runs the full grids (see docs/user-guide.md).
+QUICK_EPS = (0.0, 0.01, 0.03, 0.1)
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,7 @@ class PipelineConfig:
     eps : tuple of float
         ε grid of the white-box sweep, in input units ([0, 1]; 80·ε dB).
     attack_params : tuple of (attack, key, value)
-        Attack parameters for every sweep; the default keeps DeepFool affordable on a CPU
-        (gradients of the 3 most likely classes, at most 20 iterations).
+        Attack parameters for every sweep, e.g. ``("pgd", "steps", 40)`` (default: none).
     transfer_attacks, transfer_eps
         Transfer sweep between every ordered pair of models (empty to skip).
     defenses : tuple of str
@@ -77,14 +79,14 @@ class PipelineConfig:
     profile: str = "quick"
     epochs: int | None = None
     models: tuple[str, ...] = ("cnn", "resnet18")
-    attacks: tuple[str, ...] = ("fgsm", "pgd", "deepfool", "noise")
+    attacks: tuple[str, ...] = ("fgsm", "pgd", "noise")
     eps: tuple[float, ...] = QUICK_EPS
-    attack_params: tuple[tuple[str, str, Any], ...] = (("deepfool", "nb_grads", 3), ("deepfool", "max_iter", 20))
-    transfer_attacks: tuple[str, ...] = ("fgsm", "pgd")
+    attack_params: tuple[tuple[str, str, Any], ...] = ()
+    transfer_attacks: tuple[str, ...] = ("fgsm",)
     transfer_eps: tuple[float, ...] = (0.03,)
     defenses: tuple[str, ...] = ("adv-mixed", "squeeze", "detector")
     defense_models: tuple[str, ...] = ("cnn",)
-    defense_eps: tuple[float, ...] = (0.01, 0.03, 0.1)
+    defense_eps: tuple[float, ...] = (0.01, 0.03)
     limit: int | None = None
     seed: int = 0
     device: str = "auto"

@@ -18,6 +18,19 @@ def test_logits_shape(name):
     assert torch.isfinite(out).all()
 
 
+@pytest.mark.parametrize("name", list(MODELS))
+def test_channels_last_weights_change_speed_not_results(name):
+    import copy
+
+    torch.manual_seed(0)
+    model = build_model(name=name, input_size=32).eval()
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    plain = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
+    x = torch.rand(4, 1, 32, 32)
+    torch.testing.assert_close(model(x), plain(x), rtol=1e-4, atol=1e-5)
+
+
 def test_cnn_full_size_layout():
     model = build_model(name="cnn")
     convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
