@@ -677,7 +677,10 @@ def _group_checks(cells: list[dict], n_classes: int, whitebox: list[dict] | None
     chance = 1.0 / n_classes
     threshold = chance + CHANCE_MARGIN
     name = f"pgd near chance at the largest ε{suffix}"
-    if not pgd or max(pgd) == 0:
+    if transfer:
+        # A transfer attack is not expected to break the target; its check is the last one.
+        checks.append(_check(name, None, "skipped: not applicable to a transfer attack"))
+    elif not pgd or max(pgd) == 0:
         checks.append(_check(name, None, "skipped: no PGD cell with ε > 0"))
     else:
         e = max(pgd)
@@ -737,7 +740,8 @@ def run_checks(
     - ``pgd ≤ fgsm``: at each ε > 0, PGD accuracy ≤ FGSM's CI high.
     - ``<attack>: accuracy non-increasing in ε``: each ε's accuracy ≤ the previous ε's CI high.
     - ``pgd near chance at the largest ε``: PGD accuracy, or its CI low, ≤ 1/n_classes +
-      `CHANCE_MARGIN` (0.1) at the largest ε (an unbounded-enough attack must break the model).
+      `CHANCE_MARGIN` (0.1) at the largest ε (an unbounded-enough attack must break the model);
+      skipped for transfer attacks.
     - ``noise weaker than fgsm``: at each ε > 0, FGSM accuracy ≤ noise's CI high.
     - ``<attack>: perturbation within ε`` (fgsm, pgd, noise): max L∞ ≤ ε + 1e-6.
     - ``transfer weaker than white-box`` (``transfer=True``): white-box accuracy ≤ transfer's CI

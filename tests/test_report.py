@@ -160,6 +160,7 @@ def make_results(root: Path, *, only_training: bool = False, seed: int = 0) -> P
     checks_cnn = [
         {"name": "pgd_not_weaker_than_fgsm", "passed": True, "detail": "PGD ≤ FGSM at every ε"},
         {"name": "accuracy_falls_with_eps", "passed": False, "detail": "FGSM accuracy rose from ε=0.01 to ε=0.03"},
+        {"name": "noise_weaker_than_fgsm", "passed": None, "detail": "skipped: no noise cells"},
     ]
     checks_res = [{"name": "pgd_not_weaker_than_fgsm", "passed": True, "detail": "ok"}]
     atomic_write_json(root / "attack-cnn.json", _attack(
@@ -255,7 +256,10 @@ def test_failed_check_is_at_the_top(full):
     assert "FAILED" in md
     assert md.index("accuracy_falls_with_eps") < md.index("## Table 1 ")
     checks = _read_csv(root / "report" / "table_checks.csv")
-    assert checks[0]["passed"] == "false" and all(r["passed"] == "true" for r in checks[1:])
+    assert checks[0]["passed"] == "false" and all(r["passed"] in ("true", "") for r in checks[1:])
+    # A skipped check is shown as skipped, never as a failure.
+    assert "noise_weaker_than_fgsm" not in md[: md.index("## Table 1 ")]
+    assert "| skipped |" in md
 
 
 def test_malformed_and_non_result_json(full):

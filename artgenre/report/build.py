@@ -330,7 +330,7 @@ def build_report(
         atomic_write_text(path, t.to_csv())
         state.files.append(path)
 
-    failed = [r for r in tables["table_checks"].rows if not r["passed"]]
+    failed = [r for r in tables["table_checks"].rows if r["passed"] is False]
     unreadable = list(res.unreadable) + bad_examples
     not_run = [t.title for t in all_tables.values() if t.not_run or not t.rows]
     not_run += [f.title for f in state.figures if f.path is None]

@@ -45,7 +45,7 @@ FORMATS.register("pct")(lambda v: _pct(num(v)))
 FORMATS.register("pts")(lambda v: DASH if num(v) is None else f"{100 * num(v):+.1f}")
 FORMATS.register("ratio")(lambda v: DASH if num(v) is None else f"{num(v):.2f}×")
 FORMATS.register("bool")(lambda v: DASH if v is None else ("yes" if v else "no"))
-FORMATS.register("check")(lambda v: DASH if v is None else ("passed" if v else "**FAILED**"))
+FORMATS.register("check")(lambda v: "skipped" if v is None else ("passed" if v else "**FAILED**"))
 
 
 FORMATS.register("link")(lambda v: DASH if not v else f"[{v}]({v})")
@@ -563,6 +563,10 @@ def build_transfer(*, index: ResultIndex) -> Table:
     )
 
 
+def _verdict(value) -> bool | None:
+    return None if value is None else bool(value)
+
+
 def check_rows(*, index: ResultIndex) -> list[dict]:
     idx = index
     rows = []
@@ -570,9 +574,10 @@ def check_rows(*, index: ResultIndex) -> list[dict]:
         for ch in as_list(r.data.get("checks")):
             if isinstance(ch, dict):
                 rows.append({"file": idx.results.rel(r.path), "model": r.model,
-                             "name": str(ch.get("name")), "passed": bool(ch.get("passed")),
+                             # None = skipped (not applicable / nothing to compare), not failed.
+                             "name": str(ch.get("name")), "passed": _verdict(ch.get("passed")),
                              "detail": str(ch.get("detail") or "")})
-    rows.sort(key=lambda row: row["passed"])  # stable: failed ones first, file order kept
+    rows.sort(key=lambda row: row["passed"] is not False)  # stable: failed ones first, file order kept
     return rows
 
 
