@@ -440,3 +440,44 @@ def test_cli_report_smoke(tmp_path):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "rep" / "report.md").exists()
     assert "cnn clean acc." in res.output
+
+
+def test_white_box_examples_come_before_transfer_examples(tmp_path):
+    # A transfer file's examples are the source model's white-box ones again; with room for two
+    # examples, both must come from the two white-box files.
+    from artgenre.report.collect import load_results
+    from artgenre.report.examples import load_examples
+    from artgenre.report.index import build_index
+
+    rng = np.random.default_rng(3)
+    for name in ("cnn", "resnet18", "cnn-from-resnet18"):
+        _examples_npz(tmp_path / f"examples-{name}.npz", rng, n=2)
+    for model, source, name in (("cnn", None, "cnn"), ("resnet18", None, "resnet18"),
+                                ("cnn", "resnet18", "cnn-from-resnet18")):
+        atomic_write_json(tmp_path / f"attack-{name}.json", _attack(
+            rng, model, 0.8, checks=[], source=source, deepfool=False,
+            examples={"file": f"examples-{name}.npz", "indices": [0, 1]}))
+    index = build_index(results=load_results(results_dir=tmp_path))
+    chosen, unreadable = load_examples(index=index, max_examples=2)
+    assert not unreadable
+    assert [(e["model"], e["source_model"]) for e in chosen] == [("cnn", None), ("resnet18", None)]
+    every = load_examples(index=index, max_examples=10)[0]
+    assert [e["source_model"] for e in every] == [None] * 4 + ["resnet18"] * 2
+
+
+def test_defense_is_credited_with_its_strongest_attack(tmp_path):
+    # Where the adaptive attack happens to be weaker than the non-adaptive one, crediting it
+    # would overstate robustness: the lower accuracy is credited.
+    from artgenre.report.collect import load_results
+    from artgenre.report.index import build_index
+
+    rng = np.random.default_rng(4)
+    robust = {("fgsm", 0.01): 0.40, ("pgd", 0.01): 0.30}
+    adaptive = {("fgsm", 0.01): 0.45, ("pgd", 0.01): 0.20}
+    atomic_write_json(tmp_path / "defense-cnn-squeeze.json",
+                      _defense(rng, "cnn", "squeeze", 0.7, robust=robust, adaptive=adaptive))
+    index = build_index(results=load_results(results_dir=tmp_path))
+    fgsm = index.credited("cnn", "squeeze", "fgsm", 0.01)
+    pgd = index.credited("cnn", "squeeze", "pgd", 0.01)
+    assert fgsm.adaptive is False and fgsm.accuracy["value"] == pytest.approx(0.40, abs=0.01)
+    assert pgd.adaptive is True and pgd.accuracy["value"] == pytest.approx(0.20, abs=0.01)

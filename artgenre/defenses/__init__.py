@@ -33,7 +33,8 @@ Evaluation (cells, as in ``artgenre attack``): every cell records ``adaptive``:
   ``detector_cells`` (not ``cells``, which a report would otherwise credit as the detector's
   robust accuracy). ``detector.per_attack`` holds the detector metrics of both.
 
-A defense should be credited with its adaptive numbers only (the report does this).
+A defense should be credited with its strongest attack: the lower of its adaptive and
+non-adaptive numbers (the report does this).
 """
 
 from __future__ import annotations

@@ -65,8 +65,9 @@ def _read_npz(result: ResultFile, path: Path) -> list[dict]:
 def load_examples(*, index: ResultIndex, max_examples: int) -> tuple[list[dict], list[tuple[str, str]]]:
     """Up to ``max_examples`` saved examples, taken in turn from each examples file.
 
-    Undefended white-box results come first, then defended, then transfer results, so a
-    small limit still shows the main attacks. Each example gets a running ``idx``.
+    Undefended white-box results come first, then defended, then transfer results (each group
+    taken in turn across its files before the next group is used), so a small limit still
+    shows the main attacks. Each example gets a running ``idx``.
 
     Returns
     -------
@@ -76,11 +77,11 @@ def load_examples(*, index: ResultIndex, max_examples: int) -> tuple[list[dict],
     unreadable : list of (path, reason)
         Example files that are missing or malformed (logged as warnings, not raised).
     """
-    results = sorted(
-        index.results.attack,
-        key=lambda r: (r.source_model is not None, r.defense is not None, str(r.path)),
-    )
-    per_file, unreadable = [], []
+    def group(r) -> tuple:
+        return (r.source_model is not None, r.defense is not None)
+
+    results = sorted(index.results.attack, key=lambda r: (*group(r), str(r.path)))
+    per_file, groups, unreadable = [], [], []
     for r in results:
         ex = r.data.get("examples")
         if not isinstance(ex, dict) or not isinstance(ex.get("file"), str):
@@ -88,16 +89,21 @@ def load_examples(*, index: ResultIndex, max_examples: int) -> tuple[list[dict],
         path = _resolve(r, index.results.root, ex["file"])
         try:
             per_file.append(_read_npz(r, path))
+            groups.append(group(r))
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             log.warning("skipping examples file %s: %s", path, exc)
             unreadable.append((str(path), str(exc)))
     chosen: list[dict] = []
-    depth = 0
-    while len(chosen) < max_examples and any(depth < len(f) for f in per_file):
-        for f in per_file:
-            if depth < len(f) and len(chosen) < max_examples:
-                chosen.append(f[depth])
-        depth += 1
+    # Round-robin within a group before moving to the next: a transfer file's examples are the
+    # source model's white-box ones again, so they only fill what the white-box files leave.
+    for g in sorted(set(groups)):
+        files = [f for f, fg in zip(per_file, groups) if fg == g]
+        depth = 0
+        while len(chosen) < max_examples and any(depth < len(f) for f in files):
+            for f in files:
+                if depth < len(f) and len(chosen) < max_examples:
+                    chosen.append(f[depth])
+            depth += 1
     for i, ex in enumerate(chosen):
         ex["idx"] = i
     return chosen, unreadable

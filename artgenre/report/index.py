@@ -3,8 +3,9 @@
 A *strategy* is ``"none"`` (the undefended model, from ``attack-<model>.json``) or a defense
 name (cells of ``defense-<model>-<defense>.json`` merged with those of
 ``attack-<model>-<defense>.json``). Where a defense has both a non-adaptive and an adaptive
-cell for the same attack and ε, the adaptive one is *credited*: it is the stronger attack on
-that defense, so crediting the other would overstate robustness.
+cell for the same attack and ε, the lower of the two accuracies is *credited* (the adaptive one
+on a tie): the adaptive attack is meant to be the stronger one, and where by chance it is not,
+crediting it would overstate robustness.
 """
 
 from __future__ import annotations
@@ -77,12 +78,22 @@ class ResultIndex:
         return self.cells.get((model, strategy, attack, eps_key(eps), bool(adaptive)))
 
     def credited(self, model: str, strategy: str, attack: str, eps: float) -> Cell | None:
-        """The adaptive cell where one exists, else the non-adaptive one."""
-        return self.cell(model, strategy, attack, eps, True) or self.cell(model, strategy, attack, eps, False)
+        """The cell a defense is credited with: the lower accuracy of its adaptive and
+        non-adaptive cells (the adaptive one on a tie), i.e. the strongest attack that was run."""
+        adaptive = self.cell(model, strategy, attack, eps, True)
+        plain = self.cell(model, strategy, attack, eps, False)
+        if adaptive is None or plain is None:
+            return adaptive or plain
+        return plain if _value(plain) < _value(adaptive) else adaptive
 
     @property
     def has_defenses(self) -> bool:
         return any(s != BASELINE for (_m, s, *_r) in self.cells) or bool(self.defense_files)
+
+
+def _value(cell: Cell) -> float:
+    acc = cell.accuracy or {}
+    return float(acc.get("value", float("inf")))
 
 
 def _add_model(models: list[str], name: str) -> None:

@@ -367,8 +367,8 @@ def build_table4(*, index: ResultIndex) -> Table:
         "table4_defense_attack", "Table 4 – Accuracy under attack per defense", tuple(cols),
         tuple(rows),
         note=f"Segment accuracy (%) [95 % CI]. {ADAPTIVE_MARK} marks a number from an adaptive attack "
-        "(through the defense, e.g. BPDA/EOT); a defense is credited with its adaptive number "
-        "wherever one was run.",
+        "(through the defense, e.g. BPDA/EOT); a defense is credited with the lower of its adaptive "
+        "and non-adaptive numbers (the strongest attack run), marked (a) when that is the adaptive one.",
         not_run=None if rows else "no defense results (defense-*.json)",
     )
 
