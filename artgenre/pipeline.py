@@ -26,13 +26,13 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 # The defaults are sized for `make run` to finish within ten minutes on two CPU cores, counting
-# the one-time install. Measured from a fresh clone: install 113 s (warm pip cache), features
-# 24 s, training 60-70 s per model, PGD-10 ~12 s per ε per model over the 80 test segments,
-# adversarial fine-tuning + evaluation 84 s, squeezing (non-adaptive + BPDA) 58 s, the
-# detector 120 s (its detector-aware PGD ~48 s per ε), DeepFool 2.5-4.6 s per segment. So the
-# default sweep has no ε = 0.003 and no DeepFool, transfers FGSM only, leaves out the squeezing
-# transform (the detector covers squeezing) and evaluates defenses at ε 0.01 and 0.03;
-# `experiments/quick.toml` runs the full grids (see docs/user-guide.md).
+# the one-time install. Measured from a fresh clone (564 s in all): install ~90 s (warm pip
+# cache), features 23 s, training 55-69 s per model, PGD-10 ~12 s per ε per model over the 80
+# test segments, adversarial fine-tuning + evaluation 78 s, the detector 139 s (its
+# detector-aware PGD ~48 s per ε); the squeezing transform would add ~60 s and DeepFool 2.3-6.2 s
+# per segment. So the default sweep has no ε = 0.003 and no DeepFool, transfers FGSM only,
+# leaves out the squeezing transform (the detector covers squeezing) and evaluates defenses at
+# ε 0.01 and 0.03; `experiments/quick.toml` runs the full grids (45 min; docs/user-guide.md).
 QUICK_EPS = (0.0, 0.01, 0.03, 0.1)
 
 
