@@ -97,24 +97,35 @@ def atomic_save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
             np.save(fh, array, allow_pickle=False)
 
 
-def read_previous_result(path: str | os.PathLike, *, kind: str, resume_key: Any) -> dict | None:
-    """A finished-or-partial result to resume from, or None to recompute.
+def read_result(path: str | os.PathLike, *, kind: str) -> dict | None:
+    """The result JSON at ``path`` if it exists, is readable and has ``"kind": kind``; else None.
 
-    Returns the JSON at ``path`` only if it is readable, has ``"kind": kind`` and the same
-    ``"resume_key"``; anything else is logged and ignored (never trusted).
+    An unreadable file is logged as a warning and ignored (never trusted, never raised).
     """
     import logging
 
-    log = logging.getLogger("artgenre")
     path = Path(path)
     if not path.is_file():
         return None
     try:
-        old = read_json(path)
+        data = read_json(path)
     except DataError as exc:
-        log.warning("ignoring unreadable previous result %s: %s", path, exc)
+        logging.getLogger("artgenre").warning("ignoring unreadable result %s: %s", path, exc)
         return None
-    if not isinstance(old, dict) or old.get("kind") != kind or old.get("resume_key") != resume_key:
-        log.info("%s was made with another configuration; recomputing every cell", path)
-        return None
-    return old
+    return data if isinstance(data, dict) and data.get("kind") == kind else None
+
+
+def read_previous_result(path: str | os.PathLike, *, kind: str, resume_key: Any) -> dict | None:
+    """A finished-or-partial result to resume from, or None to recompute.
+
+    Returns the JSON at ``path`` only if `read_result` accepts it and it has the same
+    ``"resume_key"``; anything else is logged and ignored (never trusted).
+    """
+    import logging
+
+    old = read_result(path, kind=kind)
+    if old is not None and old.get("resume_key") == resume_key:
+        return old
+    if Path(path).is_file():
+        logging.getLogger("artgenre").info("%s was made with another configuration; recomputing every cell", path)
+    return None

@@ -46,7 +46,7 @@ from artgenre.attacks import (
     resolve_params,
 )
 from artgenre.errors import CheckpointError, DataError, ParameterError, check_choice, check_device_name, check_int
-from artgenre.io import read_previous_result, atomic_path, atomic_write_json, read_json, to_jsonable
+from artgenre.io import atomic_path, atomic_write_json, read_previous_result, read_result, to_jsonable
 from artgenre.runtime import log, progress as progress_bar, run_metadata, seed_everything
 from artgenre.stats import proportion
 
@@ -903,15 +903,8 @@ def _save_examples(path: Path, **arrays) -> None:
 
 
 def _whitebox_reference(out: Path, model: str, defense: str | None) -> list[dict] | None:
-    path = out / (result_stem(model=model, defense=defense) + ".json")
-    if not path.is_file():
-        return None
-    try:
-        ref = read_json(path)
-    except DataError as exc:
-        log.warning("cannot read white-box reference %s: %s", path, exc)
-        return None
-    if not isinstance(ref, dict) or ref.get("kind") != "attack" or ref.get("source_model"):
+    ref = read_result(out / (result_stem(model=model, defense=defense) + ".json"), kind="attack")
+    if ref is None or ref.get("source_model"):
         return None
     return [c for c in ref.get("cells") or [] if isinstance(c, dict) and "segment_accuracy" in c]
 

@@ -29,7 +29,7 @@ from artgenre.checkpoint import save_checkpoint
 from artgenre.data import DataConfig
 from artgenre.errors import DataError, ParameterError, check_choice, check_device_name, check_int, check_range
 from artgenre.evaluation import as_float32, cross_entropy, evaluate, predict_logits
-from artgenre.io import atomic_write_json, read_json, to_jsonable
+from artgenre.io import atomic_write_json, read_result, to_jsonable
 from artgenre.runtime import log, progress as progress_bar, run_metadata, seed_everything
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -354,15 +354,10 @@ def load_finished_result(out, stem: str, config) -> dict | None:
     """The saved result ``train-<stem>.json`` if it was produced by exactly ``config`` and
     its checkpoint still exists; else None (the caller retrains)."""
     path = result_path(out, stem)
-    if not path.is_file():
+    old = read_result(path, kind="train")
+    if old is None:
         return None
-    try:
-        old = read_json(path)
-    except DataError as exc:
-        log.warning("ignoring unreadable result %s: %s", path, exc)
-        return None
-    wanted = json.loads(json.dumps(to_jsonable(config)))
-    if not isinstance(old, dict) or old.get("kind") != "train" or old.get("config") != wanted:
+    if old.get("config") != json.loads(json.dumps(to_jsonable(config))):
         log.info("%s was made with another configuration; retraining", path)
         return None
     if not Path(old.get("checkpoint") or "").is_file():
