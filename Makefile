@@ -4,16 +4,17 @@ VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.artgenre-installed
+LOCK   := requirements.lock
 ARGS   ?=
 
-.PHONY: run test test-fast install bench clean
+.PHONY: run test test-fast install bench lock clean
 
-# torch/torchvision are unpinned in pyproject.toml, so pip takes them from the registry as a
-# matched pair; the local +cpu torch wheel is never selected because the registry's is newer.
-$(STAMP): pyproject.toml
+# Installs exactly the versions in $(LOCK) (pip constraints), so every machine runs the torch /
+# torchvision / ART the documented numbers came from; `make lock` refreshes the file.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -c $(LOCK) -e ".[dev]"
 	$(PY) -c "import torch, torchvision, art; print('torch', torch.__version__, '| torchvision', torchvision.__version__, '| art', art.__version__)"
 	touch $(STAMP)
 
@@ -30,6 +31,22 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/attack_overhead.py
+	$(PY) benchmarks/allocator.py
+	$(PY) benchmarks/deepfool_gradients.py
+	$(PY) benchmarks/compute_floor.py
+
+# Re-resolve artgenre[dev] in a throwaway venv (newest versions pip may take) and pin the result.
+LOCK_VENV ?= /tmp/artgenre-lock-venv
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install --quiet -e ".[dev]"
+	sed -n '/^#/p' $(LOCK) > $(LOCK).tmp
+	$(LOCK_VENV)/bin/python -m pip freeze --exclude-editable >> $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK)
+	rm -rf $(LOCK_VENV)
+	grep -E '^(torch|torchvision|adversarial-robustness-toolbox)==' $(LOCK)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -9,6 +9,10 @@ Mode handling (checked against ART 1.20.1's ``PyTorchClassifier``): ``predict``,
 The loss is a `TrackedCrossEntropyLoss`: while the model is in training mode it also sums the
 batch losses and correct predictions, so an epoch run through ART's ``fit`` (directly or via
 ``AdversarialTrainer``) yields its training loss and accuracy without a second pass.
+
+The classifier is an `ArtGenreClassifier`: ART's ``PyTorchClassifier`` with a faster
+``class_gradient`` (all class gradients from batched passes instead of one backward pass per
+class), which ART's ``DeepFool`` calls unchanged; see `ArtGenreClassifier.class_gradient`.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import weakref
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -72,6 +77,126 @@ class TrackedCrossEntropyLoss(nn.CrossEntropyLoss):
         return loss
 
 
+#: Most rows (replicas × samples) one batched all-class gradient pass may hold, per device type.
+#: On a CPU a pass over all classes at once pays for K forward passes instead of one, which only
+#: wins while the batch is small enough that per-call overhead dominates (DeepFool runs one
+#: sample at a time there); a GPU has the parallel slack for large replicated batches.
+JACOBIAN_ROWS = {"cpu": 64, "cuda": 2048}
+
+
+def _art_classifier_class():
+    """`ArtGenreClassifier`, built on first use: importing ART's estimators takes seconds, and
+    ``artgenre --help`` or the data stage should not pay for it."""
+    if "cls" in _CLASS_CACHE:
+        return _CLASS_CACHE["cls"]
+    from art.estimators.classification import PyTorchClassifier
+
+    class _ArtGenreClassifier(PyTorchClassifier):
+        __doc__ = _CLASSIFIER_DOC
+
+        def class_gradient(self, x, label=None, training_mode=False, **kwargs):
+            return _class_gradient(self, super().class_gradient, x, label, training_mode, **kwargs)
+
+    _ArtGenreClassifier.__name__ = _ArtGenreClassifier.__qualname__ = "ArtGenreClassifier"
+    _CLASS_CACHE["cls"] = _ArtGenreClassifier
+    return _ArtGenreClassifier
+
+
+_CLASS_CACHE: dict = {}
+
+
+def __getattr__(name: str):
+    if name == "ArtGenreClassifier":
+        return _art_classifier_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+_CLASSIFIER_DOC = """ART ``PyTorchClassifier`` whose ``class_gradient`` is computed in batched passes.
+
+    ``class_gradient(x, label=None, training_mode=False)`` keeps ART's signature, shapes and
+    label rules: ``label=None`` → ``(N, nb_classes, *input_shape)``; an int or a per-sample
+    array of length N → ``(N, 1, *input_shape)``; ``ValueError`` for labels out of range.
+    ART's own version runs one backward pass per class (``retain_graph``) and accumulates weight
+    gradients too. Here only input gradients are computed: a per-sample label needs one forward
+    and one backward pass in all; ``label=None`` replicates the batch once per class and takes
+    every class gradient from one forward and one backward pass over the replicas (at most
+    `JACOBIAN_ROWS` rows per pass, else one forward pass and one backward pass per class).
+    Samples are independent in eval mode, so results equal ART's up to float rounding.
+    Training mode (BatchNorm batch statistics would mix replicas), RNNs, layer gradients and
+    tensor inputs go to ART's implementation. Non-framework preprocessing (e.g. feature
+    squeezing) is chained with ART's ``_apply_preprocessing_gradient`` exactly as ART does.
+    """
+
+
+def _class_gradient(clf, art_impl, x, label, training_mode, **kwargs) -> np.ndarray:
+    if training_mode or clf.is_rnn or clf._layer_idx_gradients >= 0 or not isinstance(x, np.ndarray):
+        return art_impl(x, label=label, training_mode=training_mode, **kwargs)
+    if isinstance(label, list):
+        label = np.array(label)
+    valid = (
+        label is None
+        or (isinstance(label, (int, np.integer)) and label in range(clf.nb_classes))
+        or (isinstance(label, np.ndarray) and label.ndim == 1 and label.shape[0] == x.shape[0]
+            and ((label >= 0) & (label < clf.nb_classes)).all())
+    )
+    if not valid:
+        raise ValueError(
+            f"label={label!r} is not valid; expected None, an int in [0, {clf.nb_classes}) or one "
+            f"such int per sample ({x.shape[0]})"
+        )
+    clf._model.train(mode=False)
+    if clf.all_framework_preprocessing:
+        leaf = torch.from_numpy(x).to(clf._device).requires_grad_(True)
+        x_in, _ = clf._apply_preprocessing(leaf, y=None, fit=False, no_grad=False)
+    else:
+        x_pre, _ = clf._apply_preprocessing(x, y=None, fit=False, no_grad=True)
+        leaf = torch.from_numpy(x_pre).to(clf._device).requires_grad_(True)
+        x_in = leaf
+    if label is None:
+        grads = _all_class_gradients(clf, x_in, leaf)
+    else:
+        grads = _selected_class_gradient(clf, x_in, leaf, label)
+    grads = grads.cpu().numpy()
+    if not clf.all_framework_preprocessing:
+        grads = clf._apply_preprocessing_gradient(x, grads)
+    return grads
+
+
+def _logits(clf, x: torch.Tensor) -> torch.Tensor:
+    return clf._model(x)[-1]
+
+
+def _selected_class_gradient(clf, x_in, leaf, label) -> torch.Tensor:
+    n = x_in.shape[0]
+    idx = torch.as_tensor(np.broadcast_to(np.asarray(label, dtype=np.int64), (n,)).copy(), device=x_in.device)
+    preds = _logits(clf, x_in)
+    # Sample i's logit depends on sample i only (eval mode), so one backward pass of the summed
+    # selected logits yields every sample's gradient at once.
+    (g,) = torch.autograd.grad(preds.gather(1, idx[:, None]).sum(), leaf)
+    return g.unsqueeze(1)
+
+
+def _all_class_gradients(clf, x_in, leaf) -> torch.Tensor:
+    n, k = x_in.shape[0], clf.nb_classes
+    cap = JACOBIAN_ROWS.get(x_in.device.type, JACOBIAN_ROWS["cpu"])
+    if n * k > cap:
+        preds = _logits(clf, x_in)
+        rows = [torch.autograd.grad(preds[:, c].sum(), leaf, retain_graph=c < k - 1)[0] for c in range(k)]
+        return torch.stack(rows, dim=1)
+    # One replica of the batch per class: replica c's gradient of the summed class-c logits is
+    # every sample's class-c gradient, so one backward pass gives all k of them.
+    z = x_in.detach().unsqueeze(0).expand(k, *x_in.shape).reshape(k * n, *x_in.shape[1:])
+    z = z.contiguous().requires_grad_(True)
+    preds = _logits(clf, z).reshape(k, n, -1)
+    picked = preds.diagonal(dim1=0, dim2=2).sum()
+    (gz,) = torch.autograd.grad(picked, z)
+    gz = gz.reshape(k, n, *x_in.shape[1:])
+    if x_in is not leaf:
+        # Framework preprocessing sits between leaf and x_in: chain each class through it.
+        gz = torch.stack([torch.autograd.grad(x_in, leaf, gz[c], retain_graph=c < k - 1)[0]
+                          for c in range(k)])
+    return gz.transpose(0, 1)
+
+
 def as_art_classifier(
     model: nn.Module,
     *,
@@ -103,16 +228,15 @@ def as_art_classifier(
 
     Returns
     -------
-    art.estimators.classification.PyTorchClassifier
-        With a `TrackedCrossEntropyLoss` and ``torch.optim.Adam`` over ``model.parameters()``.
+    ArtGenreClassifier
+        An ART ``PyTorchClassifier`` (subclass with a batched ``class_gradient``) with a
+        `TrackedCrossEntropyLoss` and ``torch.optim.Adam`` over ``model.parameters()``.
 
     Raises
     ------
     ParameterError
         Bad device, learning rate, weight decay, input shape or class count.
     """
-    from art.estimators.classification import PyTorchClassifier
-
     from artgenre.errors import check_range
 
     check_range("learning_rate", learning_rate, low=0.0, low_open=True)
@@ -132,7 +256,7 @@ def as_art_classifier(
     # device while it is built makes "cuda:N" land on GPU N.
     pin = torch.cuda.device(dev) if dev.type == "cuda" else contextlib.nullcontext()
     with pin:
-        classifier = PyTorchClassifier(
+        classifier = _art_classifier_class()(
             model=model,
             loss=TrackedCrossEntropyLoss(model),
             optimizer=optimizer,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from artgenre.errors import DataError, ParameterError
+from artgenre.errors import DataError, check_int
 from artgenre.stats import proportion
 
 
@@ -33,8 +33,7 @@ def predict_logits(classifier, x, *, batch_size: int = 128) -> np.ndarray:
     -------
     np.ndarray, shape (N, nb_classes), float32
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ParameterError(f"batch_size={batch_size!r} is not valid; expected an integer >= 1")
+    check_int("batch_size", batch_size, 1)
     n = len(x)
     if n == 0:
         return np.zeros((0, classifier.nb_classes), dtype=np.float32)

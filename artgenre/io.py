@@ -41,6 +41,42 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+#: Temporary files of `atomic_path` are ``.<target name>.<random>.tmp`` in the target's folder.
+TEMP_GLOB = ".*.tmp"
+
+
+def remove_stale_temps(folder: str | os.PathLike, *, recursive: bool = False) -> list[Path]:
+    """Delete the temporary files that a killed writer (`atomic_path`) left in ``folder``.
+
+    Call it when a run starts writing into a folder that it owns (a results folder holding
+    the run's lock, a report folder, a cache entry): a live writer's temporary file is only
+    ever in a folder that this process, or the holder of the folder's lock, writes.
+
+    Parameters
+    ----------
+    folder : path
+        A folder; a missing one is a no-op.
+    recursive : bool
+        Also clean sub-folders.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    pattern = "**/" + TEMP_GLOB if recursive else TEMP_GLOB
+    removed = []
+    for tmp in folder.glob(pattern):
+        if tmp.is_file() and not tmp.is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+                removed.append(tmp)
+    return removed
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_path(path) as tmp:

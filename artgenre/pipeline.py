@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from artgenre.errors import ParameterError, check_choice
-from artgenre.io import atomic_write_json, read_json
+from artgenre.io import atomic_write_json, remove_stale_temps
 from artgenre.runtime import log, run_metadata, seed_everything
 
 if sys.version_info >= (3, 11):
@@ -57,13 +57,17 @@ class PipelineConfig:
     eps : tuple of float
         ε grid of the white-box sweep, in input units ([0, 1]; 80·ε dB).
     attack_params : tuple of (attack, key, value)
-        Attack parameters for every sweep, e.g. ``("pgd", "steps", 40)`` (default: none).
+        Attack parameters for every sweep (white-box, transfer, defense, adaptive), e.g.
+        ``("pgd", "steps", 40)`` or ``"pgd.steps=40"`` (default: none); each sweep gets the
+        entries that apply to its attacks (`artgenre.attacks.params.select_params`).
     transfer_attacks, transfer_eps
         Transfer sweep between every ordered pair of models (empty to skip).
     defenses : tuple of str
         `artgenre.defenses.DEFENSES` keys, applied to each of ``defense_models``.
+    defense_attacks : tuple of str
+        ε-bounded attacks defenses are evaluated with.
     defense_eps : tuple of float
-        ε grid at which defenses are evaluated (FGSM and PGD).
+        ε grid at which defenses are evaluated.
     limit : int or None
         Attack at most this many test segments (None: the whole test split).
     seed : int
@@ -89,6 +93,7 @@ class PipelineConfig:
     transfer_eps: tuple[float, ...] = (0.03,)
     defenses: tuple[str, ...] = ("adv-mixed", "detector")
     defense_models: tuple[str, ...] = ("cnn",)
+    defense_attacks: tuple[str, ...] = ("fgsm", "pgd")
     defense_eps: tuple[float, ...] = (0.01, 0.03)
     limit: int | None = None
     seed: int = 0
@@ -96,7 +101,7 @@ class PipelineConfig:
     out: str = "results"
 
     def __post_init__(self) -> None:
-        from artgenre.attacks import ATTACKS
+        from artgenre.attacks import attack_spec, parse_triples
         from artgenre.data import DATASETS
         from artgenre.defenses import DEFENSES
         from artgenre.models import MODELS
@@ -108,9 +113,9 @@ class PipelineConfig:
             raise ParameterError("models=() is empty; name at least one of: " + ", ".join(MODELS))
         for name in self.models + self.defense_models:
             MODELS[name]
-        for name in self.attacks + self.transfer_attacks:
-            if not name.startswith("art:"):
-                ATTACKS[name]
+        for name in self.attacks + self.transfer_attacks + self.defense_attacks:
+            attack_spec(name)
+        object.__setattr__(self, "attack_params", parse_triples(self.attack_params))
         for name in self.defenses:
             DEFENSES[name]
         missing = [m for m in self.defense_models if m not in self.models]
@@ -169,7 +174,7 @@ def make_pipeline_config(*, config_file: str | Path | None = None, **overrides: 
     if isinstance(values.get("data_options"), dict):
         values["data_options"] = tuple(sorted(values["data_options"].items()))
     if "attack_params" in values:
-        values["attack_params"] = tuple(tuple(p) for p in values["attack_params"])
+        values["attack_params"] = tuple(p if isinstance(p, str) else tuple(p) for p in values["attack_params"])
     for key in _TUPLE_FIELDS & set(values) - {"data_options", "attack_params"}:
         value = values[key]
         values[key] = tuple(value) if isinstance(value, (list, tuple)) else (value,)
@@ -232,15 +237,18 @@ def run_pipeline(config: PipelineConfig, *, progress: bool = True) -> PipelineRe
     ArtGenreError
         Whatever the stages raise for bad data or parameters.
     """
+    from artgenre.attacks.params import select_params
+    from artgenre.attacks.run import AttackConfig, run_attack
     from artgenre.data import load_dataset
     from artgenre.defenses import make_defense_config, run_defense
     from artgenre.report import build_report
-    from artgenre.sweep import AttackConfig, run_attack
     from artgenre.training import checkpoint_path, make_train_config, run_training
 
     seed_everything(config.seed)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    # The pipeline owns its results folder: temporary files there are a killed run's leftovers.
+    remove_stale_temps(out)
     stages = _Stages(config, out / "pipeline.json")
     data_cfg = config.data_config()
 
@@ -258,7 +266,7 @@ def run_pipeline(config: PipelineConfig, *, progress: bool = True) -> PipelineRe
     for model in config.models:
         attack_cfg = AttackConfig(
             checkpoint=checkpoints[model], attacks=config.attacks, eps=config.eps,
-            params=tuple(p for p in config.attack_params if p[0] in config.attacks or p[0] == "*"),
+            params=select_params(attacks=config.attacks, triples=config.attack_params),
             limit=config.limit, device=config.device, out=str(out), seed=config.seed,
         )
         stages.run(f"attack {model}", lambda c=attack_cfg: run_attack(c, data=data, progress=progress))
@@ -271,6 +279,7 @@ def run_pipeline(config: PipelineConfig, *, progress: bool = True) -> PipelineRe
                 cfg = AttackConfig(
                     checkpoint=checkpoints[target], source_checkpoint=checkpoints[source],
                     attacks=config.transfer_attacks, eps=(0.0, *config.transfer_eps),
+                    params=select_params(attacks=config.transfer_attacks, triples=config.attack_params),
                     limit=config.limit, device=config.device, out=str(out), seed=config.seed,
                 )
                 stages.run(f"transfer {source}->{target}", lambda c=cfg: run_attack(c, data=data, progress=progress))
@@ -279,7 +288,8 @@ def run_pipeline(config: PipelineConfig, *, progress: bool = True) -> PipelineRe
         for defense in config.defenses:
             cfg = make_defense_config(
                 model=model, defense=defense, data=data_cfg, profile=config.profile, epochs=config.epochs,
-                eps=config.defense_eps, limit=config.limit, device=config.device,
+                attacks=config.defense_attacks, eps=config.defense_eps, limit=config.limit, device=config.device,
+                attack_params=select_params(attacks=config.defense_attacks, triples=config.attack_params),
                 seed=config.seed, out=str(out),
             )
             stages.run(f"defend {model} {defense}", lambda c=cfg: run_defense(c, data=data, progress=progress))
@@ -292,16 +302,9 @@ def run_pipeline(config: PipelineConfig, *, progress: bool = True) -> PipelineRe
     )
 
 
-def read_pipeline_status(out: str | Path) -> dict | None:
-    """The ``pipeline.json`` of a results folder, or None when there is none."""
-    path = Path(out) / "pipeline.json"
-    return read_json(path) if path.exists() else None
-
-
 __all__ = [
     "PipelineConfig",
     "PipelineResult",
     "make_pipeline_config",
-    "read_pipeline_status",
     "run_pipeline",
 ]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from artgenre._alloc import allocator_mode
 from artgenre.errors import ParameterError
 
 log = logging.getLogger("artgenre")
@@ -92,8 +93,24 @@ def git_sha() -> str | None:
         return None
 
 
+#: The lock file `make install` installs from (repository root; absent in a wheel install).
+LOCK_FILE = Path(__file__).resolve().parent.parent / "requirements.lock"
+
+
+def lock_digest() -> str | None:
+    """First 16 hex digits of the SHA-256 of ``requirements.lock`` (None when it is absent), so a
+    result names the locked environment its numbers came from."""
+    import hashlib
+
+    try:
+        return hashlib.sha256(LOCK_FILE.read_bytes()).hexdigest()[:16]
+    except OSError:
+        return None
+
+
 def run_metadata() -> dict:
-    """Provenance stored in every result file: versions, git SHA, host and time."""
+    """Provenance stored in every result file: versions, git SHA, lock-file digest, allocator
+    mode (`artgenre._alloc`), host and time."""
     return {
         "artgenre": _version("artgenre"),
         "python": platform.python_version(),
@@ -104,6 +121,8 @@ def run_metadata() -> dict:
         "librosa": _version("librosa"),
         "scikit-learn": _version("scikit-learn"),
         "git_sha": git_sha(),
+        "lock": lock_digest(),
+        "malloc": allocator_mode(),
         "platform": platform.platform(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -23,6 +23,7 @@ from artgenre.attacks import (
     parse_value,
     resolve_params,
 )
+from artgenre.errors import ParameterError
 
 N_CLASSES, SIDE = 3, 16
 # Tests pin the CPU so timings and results do not depend on the machine having a GPU.
@@ -281,3 +282,56 @@ def test_pgd_driver_matches_art_generate_exactly(clf, data):
     assert np.array_equal(ours, theirs)
     np.random.seed(12)
     assert not np.array_equal(ours, attack.generate(x, y))  # the random start is really random
+
+
+# --------------------------------------------------------------------------- specs and threat models
+
+
+def test_registry_entries_say_what_each_attack_is():
+    from artgenre.attacks import attack_spec
+
+    assert [a for a in ATTACKS if ATTACKS[a].minimal_norm] == ["deepfool"]
+    assert all(ATTACKS[a].eps_bounded != ATTACKS[a].minimal_norm for a in ATTACKS)
+    assert {a for a in ATTACKS if ATTACKS[a].budget_checked} == {"fgsm", "pgd", "noise"}
+    assert ATTACKS["deepfool"].defaults() == {"max_iter": 50, "nb_grads": 10, "overshoot": DEEPFOOL_OVERSHOOT}
+    art = attack_spec("art:BasicIterativeMethod")
+    assert art.eps_bounded and not art.budget_checked and "max_iter" in art.params()
+    with pytest.raises(ValueError, match="exactly one"):
+        type(art)("both", art.factory, eps_bounded=True, minimal_norm=True)
+
+
+def test_one_entry_adds_an_art_backed_attack_to_every_sweep(clf, data, monkeypatch):
+    # Issue 13's attacks (apgd, square, ...) are one AttackSpec entry each: nothing else changes.
+    from artgenre.attacks import AttackSpec, art_factory
+    from artgenre.attacks.cells import sweep_cells
+    from artgenre.attacks.checks import run_checks
+    from artgenre.data.dataset import Split
+
+    spec = AttackSpec("bim", art_factory("BasicIterativeMethod", max_iter=3), budget_checked=True)
+    monkeypatch.setitem(ATTACKS._items, "bim", spec)
+    assert attack_params(name="bim") == spec.params() and "max_iter" in spec.params()
+    x, y = data
+    split = Split(x=x, y=y, track=np.array([f"t{i}" for i in range(len(y))]))
+    cells = sweep_cells(craft_classifier=clf, split=split, attacks=["bim"], eps=[0.0, 0.1], batch_size=8, seed=0,
+                        params={"bim": {"max_iter": 2}}, progress=False)
+    assert cells[1]["segment_accuracy"]["value"] <= cells[0]["segment_accuracy"]["value"]
+    assert cells[1]["linf"]["max"] <= 0.1 + 1e-6
+    names = {c["name"] for c in run_checks(cells=cells, n_classes=N_CLASSES)}
+    assert "bim: perturbation within ε" in names
+
+
+def test_spectrogram_threat_model_reads_budgets_and_builds_the_classifier():
+    from artgenre.threats import THREAT_MODELS, threat_model
+
+    tm = threat_model("spectrogram")
+    assert list(THREAT_MODELS) == ["spectrogram"] and tm.clip_values == (0.0, 1.0)
+    assert tm.eps_db(0.01) == pytest.approx(0.8) and "linf" in tm.budget_kinds
+    x, y = make_data(n_per_class=2)
+    from artgenre.data.dataset import Split
+
+    split = Split(x=x, y=y, track=np.array([f"t{i}" for i in range(len(y))]))
+    assert tm.inputs(split) is split.x and tm.input_shape(split) == (1, SIDE, SIDE)
+    clf = tm.classifier(TinyNet(), device=DEVICE, input_shape=(1, SIDE, SIDE), nb_classes=N_CLASSES)
+    assert clf.clip_values.tolist() == [0.0, 1.0] and clf.nb_classes == N_CLASSES
+    with pytest.raises(ParameterError, match="valid threat models: spectrogram"):
+        threat_model("waveform")

@@ -98,6 +98,22 @@ def test_entry_without_manifest_counts_as_unfinished(tmp_path):
     assert manifest["splits"]["train"]["x"]["shape"] == list(again.train.x.shape)
 
 
+def test_rebuild_removes_the_temporary_files_of_a_killed_writer(tmp_path):
+    first = load_dataset(cache_dir=tmp_path, **TINY)
+    folder = first.cache_dir
+    # What a writer killed inside `atomic_path` leaves: a half-written temp, no manifest.
+    stale = [folder / ".train_x.npy.k1ll3d.tmp", folder / ".manifest.json.x7.tmp"]
+    for path in stale:
+        path.write_bytes(b"half written")
+    (folder / MANIFEST).unlink()
+    keep = folder / "notes.txt"  # not a temp file of ours
+    keep.write_text("user file")
+    again = load_dataset(cache_dir=tmp_path, **TINY)
+    assert not again.from_cache and again.cache_dir == folder
+    assert not any(p.exists() for p in stale) and keep.is_file()
+    assert not list(folder.glob(".*.tmp"))
+
+
 def test_key_depends_on_options_seed_and_files(tmp_path, small_gtzan_root):
     a = load_dataset(cache_dir=tmp_path, **TINY)
     b = load_dataset(cache_dir=tmp_path, **{**TINY, "clip_seconds": 4.0})
@@ -158,3 +174,34 @@ def test_broken_worker_pool_falls_back_to_this_process(caplog):
         out = run_jobs(fn=_dies_in_workers, items=list(range(40)), workers=2, show_progress=False)
     assert [float(v[0, 0, 0, 0]) for ok, v in out if ok] == [float(i) for i in range(40)]
     assert any("worker processes failed" in r.getMessage() for r in caplog.records)
+
+
+def test_writers_of_one_entry_take_turns_and_clean_up_after_the_lock(tmp_path, monkeypatch):
+    import threading
+
+    from artgenre.data import cachedir
+
+    first = load_dataset(cache_dir=tmp_path, **TINY)
+    folder = first.cache_dir
+    (folder / MANIFEST).unlink()
+    stale = folder / ".train_x.npy.killed.tmp"
+    stale.write_bytes(b"half written")
+    reached = threading.Event()
+    real_prepare = cachedir.prepare_entry
+
+    def prepare(*, folder):
+        real_prepare(folder=folder)
+        reached.set()  # the writer is about to take the lock
+
+    monkeypatch.setattr(cachedir, "prepare_entry", prepare)
+    out = {}
+    with cachedir.entry_lock(folder=folder):
+        worker = threading.Thread(target=lambda: out.update(data=load_dataset(cache_dir=tmp_path, **TINY)))
+        worker.start()
+        assert reached.wait(timeout=60)
+        worker.join(timeout=1.0)
+        # While another writer holds the lock, nothing in the folder is touched.
+        assert worker.is_alive() and stale.exists() and not (folder / MANIFEST).exists()
+    worker.join(timeout=60)
+    assert not worker.is_alive() and not out["data"].from_cache
+    assert not stale.exists() and (folder / MANIFEST).is_file()

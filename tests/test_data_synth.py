@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from artgenre.data import GENRES, load_dataset
-from artgenre.data import synth
+from artgenre.data import synth_score as score
+from artgenre.data import synth_sound as sound
+from artgenre.data import synth_styles as styles
 from artgenre.data.synth import SynthOptions, synthesize_clip
 from artgenre.errors import ParameterError
 
@@ -57,27 +59,27 @@ def test_sizes_labels_and_ranges(tmp_path):
 def test_every_style_component_renders():
     # Rare draws must not hide a typo: build every instrument, pattern and progression once.
     rng = np.random.default_rng(0)
-    for style in synth._STYLES.values():
+    for style in styles.STYLES.values():
         for key in ("bass_inst", "comp_inst", "lead_inst"):
             for kind in style[key]:
-                inst = synth._make_inst(kind, rng)
-                assert inst.table.shape == (synth._TABLE,) and np.all(np.isfinite(inst.table))
+                inst = sound.make_inst(kind, rng)
+                assert inst.table.shape == (sound.TABLE,) and np.all(np.isfinite(inst.table))
         for pattern in style["drums"]:
-            assert pattern in synth._PATTERNS
+            assert pattern in styles.PATTERNS
         for kit in style["kit"]:
-            voices = sorted({v for p in synth._PATTERNS.values() for v in p})
-            samples = synth._drum_kit(kit, voices, 22050, rng)
+            voices = sorted({v for p in styles.PATTERNS.values() for v in p})
+            samples = sound.drum_kit(kit, voices, 22050, rng)
             assert all(np.all(np.isfinite(s)) and s.size for s in samples.values())
         for name in style["harmony"]:
-            h = synth._Harmony(name, 0, rng)
+            h = score.Harmony(name, 0, rng)
             assert len(h.chord(3, 5)[1]) >= 3
-    assert set(synth._STYLES) == set(GENRES) == set(synth._NEIGHBOURS)
+    assert set(styles.STYLES) == set(GENRES) == set(styles.NEIGHBOURS)
     for genre in GENRES:
-        grid = synth._Grid(0.5, 0.6, -0.3, 16, 0.0, rng)
-        h = synth._Harmony(synth._STYLES[genre]["harmony"][0], 2, rng)
+        grid = score.Grid(0.5, 0.6, -0.3, 16, 0.0, rng)
+        h = score.Harmony(styles.STYLES[genre]["harmony"][0], 2, rng)
         for kind in ("bass", "comp", "lead"):
-            fn = {"bass": synth._bass_events, "comp": synth._comp_events, "lead": synth._lead_events}[kind]
-            for style_name in synth._STYLES[genre][kind]:
+            fn = {"bass": score.bass_events, "comp": score.comp_events, "lead": score.lead_events}[kind]
+            for style_name in styles.STYLES[genre][kind]:
                 events = fn(style_name, grid, h, rng, 48)
                 assert style_name == "none" or events
 
@@ -102,7 +104,7 @@ def test_prepare_cli_on_a_tiny_synth(tmp_path):
 
     from artgenre.cli.app import app
 
-    args = ["prepare", "--clips-per-genre", "2", "--clip-seconds", "3.5", "--seed", "2",
+    args = ["prepare", "--clips-per-genre", "2", "--clip-seconds", "3.5", "--data-seed", "2",
             "--cache-dir", str(tmp_path)]
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output

@@ -248,7 +248,7 @@ def test_run_defense_adversarial_training_writes_results_and_resumes(results_dir
         raise AssertionError("should have resumed")
 
     monkeypatch.setattr("artgenre.defenses.adversarial.adversarial_fit", boom)
-    monkeypatch.setattr("artgenre.sweep.make_attack", boom)
+    monkeypatch.setattr("artgenre.attacks.make_attack", boom)
     again = run_defense(_config(results_dir, "adv-pure"), data=stripes, progress=False)
     assert again["cells"] == result["cells"] and again["train_seconds"] == result["train_seconds"]
     # ...and a new ε only adds its cells.
@@ -287,7 +287,7 @@ def test_run_defense_squeeze_and_detector(results_dir, stripes, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("should have resumed")
 
-    monkeypatch.setattr("artgenre.sweep.make_attack", boom)
+    monkeypatch.setattr("artgenre.attacks.make_attack", boom)
     again = run_defense(_config(results_dir, "detector", attacks=("pgd",), target_fpr=0.1), data=stripes,
                         progress=False)
     assert again["detector"]["per_attack"] == block["per_attack"]

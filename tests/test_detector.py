@@ -213,10 +213,10 @@ class _MaskedGradients(nn.Module):
 
 
 def test_adaptive_bpda_attack_is_not_weaker_than_non_adaptive():
-    from artgenre.defenses import make_defense_config
-    from artgenre.defenses.run import PLANS, DefendedModel
-    from artgenre.sweep import sweep_cells
+    from artgenre.attacks.cells import sweep_cells
     from artgenre.data.dataset import Split
+    from artgenre.defenses import DEFENSES, make_defense_config
+    from artgenre.defenses.baseline import DefendedModel
 
     rng = np.random.default_rng(0)
     x = rng.uniform(0.35, 0.45, size=(12, 1, SIDE, SIDE)).astype(np.float32)
@@ -224,8 +224,8 @@ def test_adaptive_bpda_attack_is_not_weaker_than_non_adaptive():
     model = _MaskedGradients()
     raw = as_art_classifier(model, device="cpu", input_shape=(1, SIDE, SIDE), nb_classes=2)
     config = make_defense_config(defense="squeeze", bit_depth=1, device="cpu", attacks=("pgd",), eps=(0.2,))
-    plan = PLANS["squeeze"](config, raw, DefendedModel(model=model, train_result={}, input_shape=(1, SIDE, SIDE),
-                                                       n_classes=2))
+    plan = DEFENSES["squeeze"].plan(config=config, raw=raw, model=DefendedModel(
+        model=model, train_result={}, input_shape=(1, SIDE, SIDE), n_classes=2))
     assert (plan.defended.predict(x).argmax(1) == 0).all()  # the squeezed model is right on clean input
     acc = {}
     for p in plan.passes:

@@ -43,6 +43,23 @@ def test_report_missing_dir_and_bad_options(tmp_path):
         invert_pair(clean=np.zeros((64, 128)), adversarial=np.zeros((64, 128)))
 
 
+def test_report_odd_schema_data_and_pipeline_fields_do_not_crash(tmp_path):
+    from artgenre.io import atomic_write_json
+    from artgenre.report import build_report
+
+    # A string data config counts as "not recorded"; a non-integer schema_version as 1; a
+    # pipeline.json without a usable config picks nothing.
+    train = {"kind": "train", "model": "cnn", "schema_version": "two", "config": {"data": "synth"},
+             "meta": {"created": 5}, "dataset": "synth", "metrics": {"test": {"segment_accuracy": 0.5}}}
+    other = {**train, "model": "resnet18", "config": {"data": {"dataset": "gtzan", "options": "x"}}}
+    atomic_write_json(tmp_path / "train-cnn.json", train)
+    atomic_write_json(tmp_path / "train-resnet18.json", other)
+    atomic_write_json(tmp_path / "pipeline.json", {"kind": "pipeline", "config": ["not", "a", "dict"]})
+    summary = build_report(results_dir=tmp_path, max_examples=0)
+    assert [r["model"] for r in summary.tables["table1_clean"].rows] == ["resnet18"]
+    assert [(e["file"], "gtzan" in e["reason"]) for e in summary.excluded] == [("train-cnn.json", True)]
+
+
 # ---- models / checkpoints / training / evaluation: bad inputs ----
 def test_train_block_bad_model_options(tmp_path, monkeypatch):
     import pytest
@@ -222,7 +239,7 @@ def test_data_prepare_cli_bad_dataset_exits_with_message(tmp_path):
     assert main(["prepare", "--dataset", "nope", "--cache-dir", str(tmp_path)]) == 1
 
 
-# ---- attacks / sweep: bad inputs (artgenre.attacks, artgenre.sweep, artgenre attack) ----
+# ---- attacks / sweep: bad inputs (artgenre.attacks, artgenre attack) ----
 def _attack_block_classifier():
     import torch
     from torch import nn
@@ -243,7 +260,8 @@ def test_attack_block_bad_eps_everywhere():
     from artgenre.attacks import ATTACKS, make_attack
     from artgenre.data.dataset import Split
     from artgenre.errors import ParameterError
-    from artgenre.sweep import AttackConfig, sweep_cells
+    from artgenre.attacks.cells import sweep_cells
+    from artgenre.attacks.run import AttackConfig
 
     clf = _attack_block_classifier()
     split = Split(x=np.zeros((3, 1, 8, 8), np.float32), y=np.array([0, 1, 2]), track=np.array(["a", "b", "c"]))
@@ -273,7 +291,8 @@ def test_attack_block_unknown_attacks_and_parameters():
     from artgenre.attacks import make_attack, parse_params
     from artgenre.data.dataset import Split
     from artgenre.errors import ParameterError
-    from artgenre.sweep import AttackConfig, sweep_cells
+    from artgenre.attacks.cells import sweep_cells
+    from artgenre.attacks.run import AttackConfig
 
     clf = _attack_block_classifier()
     with pytest.raises(ParameterError, match=r"unknown attack 'cw'.*fgsm, pgd, deepfool, noise"):
@@ -303,7 +322,7 @@ def test_attack_block_unknown_attacks_and_parameters():
     with pytest.raises(ParameterError, match="rejected its parameters"):
         make_attack("art:SquareAttack", clf, eps=0.1, batch_size=4, params={"norm": 7})
     split = Split(x=np.zeros((3, 1, 8, 8), np.float32), y=np.array([0, 1, 2]), track=np.array(["a", "b", "c"]))
-    with pytest.raises(ParameterError, match="deepfool_block"):
+    with pytest.raises(ParameterError, match="minimal_norm_block"):
         sweep_cells(craft_classifier=clf, split=split, attacks=["deepfool"], eps=[0.1], batch_size=4, seed=0,
                     progress=False)
 
@@ -312,10 +331,10 @@ def test_attack_block_bad_config_fields_and_files(tmp_path):
     import pytest
 
     from artgenre.errors import CheckpointError, ParameterError
-    from artgenre.sweep import AttackConfig, run_attack
+    from artgenre.attacks.run import AttackConfig, run_attack
 
     for kw, pattern in ((dict(limit=0), "limit=0"), (dict(batch_size=0), "batch_size=0"),
-                        (dict(seed=-1), "seed=-1"), (dict(split="dev"), "split='dev'"),
+                        (dict(seed=-1), "seed=-1"), (dict(partition="dev"), "partition='dev'"),
                         (dict(device="tpu"), "device='tpu'"), (dict(n_examples=-1), "n_examples=-1")):
         with pytest.raises(ParameterError, match=pattern):
             AttackConfig(checkpoint="m.pt", **kw)
@@ -454,3 +473,148 @@ def test_cli_run_bad_value_is_one_line_exit_1(tmp_path):
     from artgenre.cli import main
 
     assert main(["run", "--models", "vgg", "--out", str(tmp_path)]) == 1
+
+
+# ---- data layer: bad waveforms and cache folders (issue 14) ----
+def test_data_non_finite_waveform_is_a_data_error_not_librosas():
+    import librosa
+    import numpy as np
+    import pytest
+
+    from artgenre.data.features import logmel, waveform_to_segments
+    from artgenre.errors import DataError
+
+    for bad in (np.nan, np.inf, -np.inf):
+        y = np.zeros(30_000, np.float32)
+        y[123] = bad
+        for fn in (logmel, waveform_to_segments):
+            with pytest.raises(DataError, match=r"1 non-finite sample.*index 123") as err:
+                fn(y)
+            assert not isinstance(err.value, librosa.util.exceptions.ParameterError)
+
+
+def test_data_waveform_of_wrong_kind_is_a_data_error():
+    import numpy as np
+    import pytest
+
+    from artgenre.data.features import waveform_to_segments
+    from artgenre.errors import DataError
+
+    with pytest.raises(DataError, match="real-valued.*complex"):
+        waveform_to_segments(np.zeros(30_000, np.complex64))
+    with pytest.raises(DataError, match=r"mono waveform of shape \(n,\).*\(30000, 2\)"):
+        waveform_to_segments(np.zeros((30_000, 2), np.float32))
+    with pytest.raises(DataError, match="float32 range"):
+        waveform_to_segments(np.full(30_000, 1e300))
+
+
+def test_data_bad_feature_params_are_parameter_errors():
+    import pytest
+
+    from artgenre.data.features import FeatureParams
+    from artgenre.errors import ParameterError
+
+    for field, value in (("sr", 0), ("hop_length", 0), ("n_fft", -1), ("frames", 1.5), ("top_db", 0)):
+        with pytest.raises(ParameterError, match=f"{field}={value}"):
+            FeatureParams(**{field: value})
+
+
+def test_data_cache_dir_that_is_a_file_names_the_path_and_the_fix(tmp_path, monkeypatch):
+    import pytest
+
+    from artgenre.data import load_dataset
+    from artgenre.errors import DataError
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file")
+    tiny = dict(name="synth", clips_per_genre=1, clip_seconds=3.5, progress=False)
+    with pytest.raises(DataError, match=r"cache_dir '.*blocker' exists and is not a folder.*--cache-dir"):
+        load_dataset(cache_dir=blocker, **tiny)
+    # Below a file the entry folder cannot be created: said before any feature is computed.
+    with pytest.raises(DataError, match=r"cannot create the feature cache folder '.*blocker/sub/.*--cache-dir"):
+        load_dataset(cache_dir=blocker / "sub", **tiny)
+    monkeypatch.setenv("ARTGENRE_CACHE", str(blocker))
+    with pytest.raises(DataError, match=r"from \$ARTGENRE_CACHE\) '.*blocker' exists and is not a folder"):
+        load_dataset(**tiny)
+
+
+def test_data_unwritable_cache_dir_is_a_data_error(tmp_path):
+    import os
+
+    import pytest
+
+    from artgenre.data import load_dataset
+    from artgenre.errors import DataError
+
+    if not hasattr(os, "geteuid") or os.geteuid() == 0:
+        pytest.skip("root may write anywhere")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(DataError, match=r"cannot create the feature cache folder '.*locked/"):
+            load_dataset(name="synth", clips_per_genre=1, clip_seconds=3.5, progress=False, cache_dir=locked)
+    finally:
+        locked.chmod(0o700)
+
+
+# ---- waveform front end and test-segment audio (issue 12) ----
+def test_frontend_bad_inputs_name_the_value_and_what_fits():
+    import numpy as np
+    import pytest
+    import torch
+
+    from artgenre.data.dataset import Split
+    from artgenre.data.features import DEFAULT_FEATURES, FeatureParams
+    from artgenre.data.windows import segment_windows
+    from artgenre.errors import CheckpointError, DataError, ParameterError
+    from artgenre.frontend import WaveformModel, build_frontend, check_compatible, reference_groups
+
+    front = build_frontend()
+    with pytest.raises(ParameterError, match=r"shape \(2, 1000\).*\(batch, 67072\)"):
+        front(torch.zeros(2, 1000), 1.0)
+    other = FeatureParams(n_mels=64)
+    with pytest.raises(CheckpointError, match=r"'n_mels': 64.*'n_mels': 128.*differing: n_mels"):
+        check_compatible(trained=other.as_dict(), frontend=DEFAULT_FEATURES)
+    with pytest.raises(CheckpointError, match="differing: n_mels"):
+        check_compatible(trained=None, frontend=other)
+    with pytest.raises(ParameterError, match="bogus.*expected the keys of FeatureParams"):
+        build_frontend(params={"bogus": 1})
+    wave = WaveformModel(model=torch.nn.Flatten(), frontend=front)
+    with pytest.raises(ParameterError, match="set_reference"):
+        wave(torch.zeros(1, front.length))
+    for bad in (-1.0, float("nan"), float("inf"), "loud"):
+        with pytest.raises(ParameterError, match="reference=.*finite power >= 0"):
+            wave.set_reference(bad)
+    with pytest.raises(ParameterError, match=r"shape \(2, 2\).*shape \(N,\)"):
+        reference_groups(ref=np.zeros((2, 2)))
+    with pytest.raises(DataError, match=r"mono waveform.*\(10, 2\)"):
+        segment_windows(y=np.zeros((10, 2), np.float32))
+    with pytest.raises(DataError, match="non-finite"):
+        segment_windows(y=np.full(70_000, np.nan, np.float32))
+    x, y, track = np.zeros((2, 1, 8, 8), np.float32), np.array([0, 1]), np.array(["a", "b"])
+    with pytest.raises(DataError, match="together"):
+        Split(x=x, y=y, track=track, audio=np.zeros((2, 5), np.float32))
+    with pytest.raises(DataError, match=r"\(3, 5\).*2 segments"):
+        Split(x=x, y=y, track=track, audio=np.zeros((3, 5), np.float32), audio_ref=np.ones(3, np.float32))
+
+
+def test_data_damaged_test_audio_is_reported_and_rebuilt(tmp_path, caplog):
+    import logging
+
+    import numpy as np
+
+    from artgenre.data import load_dataset
+
+    tiny = dict(name="synth", clips_per_genre=2, clip_seconds=3.5, progress=False, workers=1, cache_dir=tmp_path)
+    first = load_dataset(**tiny)
+    audio = np.array(first.test.audio)
+    path = first.cache_dir / "test_audio.npy"
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:
+        fh.truncate(size - 4000)
+    with caplog.at_level(logging.WARNING, logger="artgenre"):
+        again = load_dataset(**tiny)
+    assert not again.from_cache and path.stat().st_size == size
+    assert any("damaged" in r.getMessage() and "test_audio.npy" in r.getMessage() for r in caplog.records)
+    np.testing.assert_array_equal(again.test.audio, audio)

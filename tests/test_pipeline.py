@@ -41,7 +41,7 @@ def test_experiment_files_are_valid():
 
 @pytest.mark.slow
 def test_tiny_pipeline_end_to_end_and_resume(tmp_path, monkeypatch):
-    import artgenre.sweep as sweep
+    import artgenre.attacks.run as sweep
 
     cfg = tiny_config(tmp_path)
     calls = {"n": 0}
@@ -104,3 +104,35 @@ def test_cli_run_smoke(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     assert seen["config"].models == ("cnn",) and seen["config"].defenses == ()
     assert "Pipeline stages" in res.output
+
+
+@pytest.mark.slow
+def test_attack_params_reach_every_sweep(tmp_path, monkeypatch):
+    # pgd.steps=2 must reach the white-box, transfer and defense (non-adaptive and adaptive)
+    # sweeps, and be recorded in each result's config.
+    from art.attacks.evasion import ProjectedGradientDescent
+
+    seen = []
+    real_init = ProjectedGradientDescent.__init__
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.get("max_iter"))
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(ProjectedGradientDescent, "__init__", spy)
+    cfg = tiny_config(tmp_path, models=("cnn", "resnet18"), attacks=("pgd",), eps=(0.0, 0.03),
+                      transfer_attacks=("pgd",), transfer_eps=(0.03,), defense_attacks=("pgd",),
+                      defense_eps=(0.03,), limit=4, attack_params=("pgd.steps=2",))
+    run_pipeline(cfg, progress=False)
+    out = Path(cfg.out)
+    files = ["attack-cnn.json", "attack-resnet18.json", "attack-cnn-from-resnet18.json",
+             "attack-resnet18-from-cnn.json"]
+    for name in files:
+        result = json.loads((out / name).read_text())
+        assert ["pgd", "steps", 2] in result["config"]["params"], name
+    defense = json.loads((out / "defense-cnn-squeeze.json").read_text())
+    assert ["pgd", "steps", 2] in defense["config"]["attack_params"]
+    assert [c["adaptive"] for c in defense["cells"]] == [False, True]
+    assert {c["name"] for c in defense["checks"]} >= {"pgd: adaptive not weaker than non-adaptive"}
+    # One PGD per ε > 0 cell: 2 white-box, 2 transfer, 2 defense passes, each with 2 steps.
+    assert seen == [2] * 6

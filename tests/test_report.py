@@ -83,7 +83,7 @@ def _train(rng, model: str, clean: float) -> dict:
     }
 
 
-def _examples_npz(path: Path, rng, n: int = 3) -> None:
+def _examples_npz(path: Path, rng, n: int = 3, *, labels=None, preds=None) -> None:
     sr = DEFAULT_FEATURES.sr
     t = np.arange(int(3.1 * sr)) / sr
     clean = []
@@ -93,9 +93,11 @@ def _examples_npz(path: Path, rng, n: int = 3) -> None:
         clean.append(waveform_to_segments(y.astype(np.float32))[0])
     clean = np.stack(clean).astype(np.float32)
     adv = np.clip(clean + 0.01 * np.sign(rng.standard_normal(clean.shape)), 0, 1).astype(np.float32)
-    np.savez(path, clean=clean, adversarial=adv, y=np.arange(n) % 10,
+    labels = np.arange(n) % 10 if labels is None else np.asarray(labels)
+    extra = {} if preds is None else {"pred_clean": np.asarray(preds[0]), "pred_adv": np.asarray(preds[1])}
+    np.savez(path, clean=clean, adversarial=adv, y=labels,
              track=np.array([f"{GENRES[i % 10]}.0000{i}" for i in range(n)]),
-             attack=np.array("pgd"), eps=np.array(0.01), genres=np.array(GENRES))  # scalars, as sweep writes
+             attack=np.array("pgd"), eps=np.array(0.01), genres=np.array(GENRES), **extra)  # scalars, as sweep writes
 
 
 def _attack(rng, model: str, clean: float, *, checks, examples=None, source=None, eps=EPS,
@@ -458,10 +460,10 @@ def test_white_box_examples_come_before_transfer_examples(tmp_path):
             rng, model, 0.8, checks=[], source=source, deepfool=False,
             examples={"file": f"examples-{name}.npz", "indices": [0, 1]}))
     index = build_index(results=load_results(results_dir=tmp_path))
-    chosen, unreadable = load_examples(index=index, max_examples=2)
-    assert not unreadable
-    assert [(e["model"], e["source_model"]) for e in chosen] == [("cnn", None), ("resnet18", None)]
-    every = load_examples(index=index, max_examples=10)[0]
+    selection = load_examples(index=index, max_examples=2)
+    assert not selection.unreadable
+    assert [e["source_model"] for e in selection.examples] == [None, None]
+    every = load_examples(index=index, max_examples=10).examples
     assert [e["source_model"] for e in every] == [None] * 4 + ["resnet18"] * 2
 
 
@@ -481,3 +483,198 @@ def test_defense_is_credited_with_its_strongest_attack(tmp_path):
     pgd = index.credited("cnn", "squeeze", "pgd", 0.01)
     assert fgsm.adaptive is False and fgsm.accuracy["value"] == pytest.approx(0.40, abs=0.01)
     assert pgd.adaptive is True and pgd.accuracy["value"] == pytest.approx(0.20, abs=0.01)
+
+
+# ---------------------------------------------------------------- schema 2, consistency, examples
+
+VERSIONED_META = {**META, "python": "3.11.7", "torch": "2.4.0", "torchvision": "0.19.0",
+                  "adversarial-robustness-toolbox": "1.18.0", "numpy": "2.0.1", "librosa": "0.10.2",
+                  "git_sha": "0123abc"}
+
+
+def _data(seed: int = 0) -> dict:
+    return {"dataset": DATASET, "root": None, "split_scheme": "random", "seed": seed, "cache_dir": None,
+            "options": [["clips_per_genre", 4], ["workers", 2]]}
+
+
+def _placed(result: dict, *, root: Path, data: dict | None = None, limit=None, n_samples: int = N,
+            created: str = "2024-01-01T00:00:00+00:00", checkpoint: str | None = None) -> dict:
+    """``result`` as a schema-2 file of a run on ``data`` with ``limit`` and ``created`` time."""
+    out = {**result, "schema_version": 2, "meta": {**VERSIONED_META, "created": created}}
+    cfg = dict(out["config"])
+    if data is not None:
+        cfg["data"] = data
+    if out["kind"] == "train":
+        out["checkpoint"] = str(root / "checkpoints" / f"{out['model']}.pt")
+        out["metrics"] = {k: {**v, "n_segments": N, "n_tracks": N // 10} for k, v in out["metrics"].items()}
+    else:
+        cfg.update(limit=limit, seed=0)
+        out["n_samples"] = n_samples
+        if checkpoint is not None:
+            cfg["checkpoint"] = checkpoint
+    out["config"] = cfg
+    return out
+
+
+def _two_groups(root: Path, *, pipeline_seed: int | None = None) -> Path:
+    """Root: a newer run on data seed 0 (train-cnn, attack-cnn found through its checkpoint,
+    defense-cnn-squeeze) plus attack-resnet18 on 50 samples only; ``old/``: an older run on
+    data seed 1."""
+    rng = np.random.default_rng(5)
+    root.mkdir(parents=True)
+    (root / "old").mkdir()
+    new, old = "2024-02-01T00:00:00+00:00", "2024-01-01T00:00:00+00:00"
+    atomic_write_json(root / "train-cnn.json", _placed(_train(rng, "cnn", 0.7), root=root, data=_data(0), created=new))
+    atomic_write_json(root / "attack-cnn.json", _placed(
+        _attack(rng, "cnn", 0.7, checks=[], deepfool=False), root=root, created=new,
+        checkpoint=str(root / "checkpoints" / "cnn.pt")))
+    robust = {("pgd", 0.01): 0.3}
+    atomic_write_json(root / "defense-cnn-squeeze.json", _placed(
+        _defense(rng, "cnn", "squeeze", 0.65, robust=robust, adaptive=None), root=root, data=_data(0), created=new))
+    atomic_write_json(root / "attack-resnet18.json", _placed(
+        _attack(rng, "resnet18", 0.8, checks=[], deepfool=False), root=root, data=_data(0), limit=50,
+        n_samples=50, created=new))
+    atomic_write_json(root / "old" / "train-cnn.json", _placed(
+        _train(rng, "cnn", 0.9), root=root / "old", data=_data(1), created=old))
+    atomic_write_json(root / "old" / "attack-cnn.json", _placed(
+        _attack(rng, "cnn", 0.9, checks=[], deepfool=False), root=root / "old", created=old,
+        checkpoint=str(root / "old" / "checkpoints" / "cnn.pt")))
+    if pipeline_seed is not None:
+        atomic_write_json(root / "pipeline.json", {
+            "kind": "pipeline", "meta": META, "config": {
+                "dataset": DATASET, "root": None, "split_scheme": "random", "data_seed": pipeline_seed,
+                "cache_dir": None, "data_options": [["clips_per_genre", 4]], "limit": None, "seed": 0}})
+    return root
+
+
+def test_inconsistent_results_are_left_out_with_reasons(tmp_path):
+    root = _two_groups(tmp_path / "results")
+    summary = build_report(results_dir=root, max_examples=0)
+    reasons = {e["file"]: e["reason"] for e in summary.excluded}
+    assert set(reasons) == {"old/train-cnn.json", "old/attack-cnn.json", "attack-resnet18.json"}
+    assert "seed 1" in reasons["old/train-cnn.json"] and "seed 1" in reasons["old/attack-cnn.json"]
+    assert "limit 50" in reasons["attack-resnet18.json"]
+    md = (root / "report" / "report.md").read_text()
+    assert md.index("## Data, settings and software") < md.index("Results left out") < md.index("## Table 1 ")
+    for name in reasons:
+        assert name in md[: md.index("## Table 1 ")]
+    # Tables use only the kept group: one cnn training row (the root one), no resnet18 column.
+    kept_train = _load(root, "train-cnn.json")["metrics"]["test"]["segment_accuracy"]["value"]
+    t1 = summary.tables["table1_clean"].rows
+    assert [(r["model"], r["segment_accuracy"]["value"]) for r in t1] == [("cnn", pytest.approx(kept_train))]
+    t2_columns = {c.name for c in summary.tables["table2_robustness"].columns}
+    assert "cnn/pgd" in t2_columns and not any(c.startswith("resnet18/") for c in t2_columns)
+    report = json.loads((root / "report" / "report.json").read_text())
+    assert {e["file"] for e in report["excluded"]} == set(reasons)
+    assert "attack-resnet18.json" not in report["result_files"]["attack"]
+
+
+def test_pipeline_json_picks_the_reference_group(tmp_path):
+    # The older subfolder run is the one pipeline.json describes, so it wins over recency.
+    root = _two_groups(tmp_path / "results", pipeline_seed=1)
+    summary = build_report(results_dir=root, max_examples=0)
+    excluded = {e["file"] for e in summary.excluded}
+    assert excluded == {"train-cnn.json", "attack-cnn.json", "defense-cnn-squeeze.json", "attack-resnet18.json"}
+    old_train = _load(root / "old", "train-cnn.json")["metrics"]["test"]["segment_accuracy"]["value"]
+    assert summary.tables["table1_clean"].rows[0]["segment_accuracy"]["value"] == pytest.approx(old_train)
+    assert "pipeline.json" in (root / "report" / "report.md").read_text()
+
+
+def test_setup_section_states_data_settings_and_versions(tmp_path):
+    root = _two_groups(tmp_path / "results")
+    summary = build_report(results_dir=root, max_examples=0)
+    rows = {r["setting"]: r["value"] for r in summary.setup.rows}
+    assert rows["Dataset"] == DATASET
+    assert "seed=0" in rows["Data configuration"] and "clips_per_genre" in rows["Data configuration"]
+    assert "limit=none" in rows["Evaluated (attacked) samples"]
+    assert f"n_samples={N}" in rows["Evaluated (attacked) samples"]
+    for key, label in (("torch", "torch"), ("adversarial-robustness-toolbox", "ART"), ("librosa", "librosa"),
+                       ("numpy", "numpy"), ("python", "Python"), ("torchvision", "torchvision")):
+        assert rows[label] == VERSIONED_META[key]
+    assert rows["git SHA"] == VERSIONED_META["git_sha"]
+    assert rows["Epochs"].startswith("cnn: 5 run of 5 max")
+    test = _load(root, "train-cnn.json")["metrics"]["test"]
+    assert f"test: {test['n_segments']} segments / {test['n_tracks']} tracks" in rows["Split sizes"]
+    assert "train: not recorded" in rows["Split sizes"]
+    assert (root / "report" / "table_setup.csv").exists()
+
+
+def _v2_folder(root: Path) -> Path:
+    rng = np.random.default_rng(6)
+    root.mkdir(parents=True)
+    atomic_write_json(root / "train-cnn.json", _placed(_train(rng, "cnn", 0.7), root=root, data=_data()))
+    # y, clean and adversarial predictions: examples 0, 1, 4, 5 are successful attacks (genres
+    # 0, 0, 2, 3); 2 did not change the prediction and 3 was wrong already.
+    y, pc, pa = [0, 0, 1, 2, 2, 3], [0, 0, 1, 5, 2, 3], [4, 7, 1, 6, 9, 8]
+    _examples_npz(root / "examples-cnn.npz", rng, n=6, labels=y, preds=(pc, pa))
+    atomic_write_json(root / "attack-cnn.json", _placed(_attack(
+        rng, "cnn", 0.7, checks=[], deepfool=False,
+        examples={"file": "examples-cnn.npz", "indices": list(range(6))}), root=root, data=_data()))
+    d = _defense(rng, "cnn", "squeeze", 0.65, robust={("pgd", 0.01): 0.3}, adaptive=None)
+    d["checks"] = [{"name": "pgd ≤ fgsm", "passed": False, "detail": "PGD 40 % above FGSM 30 %"},
+                   {"name": "noise weaker than fgsm", "passed": None, "detail": "no noise cells"}]
+    atomic_write_json(root / "defense-cnn-squeeze.json", _placed(d, root=root, data=_data()))
+    return root
+
+
+def test_schema_2_defense_checks_and_successful_examples_only(tmp_path):
+    root = _v2_folder(tmp_path / "results")
+    summary = build_report(results_dir=root, max_examples=3, n_iter=2)
+    assert [(c["name"], c["file"], c["model"], c["defense"]) for c in summary.failed_checks] == [
+        ("pgd ≤ fgsm", "defense-cnn-squeeze.json", "cnn", "squeeze")]
+    md = (root / "report" / "report.md").read_text()
+    top = md[: md.index("## Table 1 ")]
+    assert "pgd ≤ fgsm" in top and "squeeze" in top and "defense-cnn-squeeze.json" in top
+    assert "noise weaker than fgsm" not in top
+    rows = summary.tables["table_audio"].rows
+    assert [r["genre"] for r in rows] == [GENRES[0], GENRES[2], GENRES[3]]  # one per genre
+    npz = np.load(root / "examples-cnn.npz")
+    for r in rows:
+        i = next(i for i in range(6) if GENRES[npz["y"][i]] == r["genre"] and npz["pred_clean"][i] == npz["y"][i]
+                 and npz["pred_adv"][i] != npz["y"][i])
+        assert r["verified"] is True
+        assert r["predicted"] == f"{GENRES[npz['pred_clean'][i]]} → {GENRES[npz['pred_adv'][i]]}"
+    assert "Every example shown is a successful attack" in md
+    assert "not verified" not in md
+    # With room for more, the second successful blues example fills the fourth place; the
+    # unsuccessful ones (genres 1 and the wrongly classified 2) never appear.
+    more = build_report(results_dir=root, out_dir=tmp_path / "more", max_examples=6, audio=False)
+    report = json.loads((tmp_path / "more" / "report.json").read_text())
+    assert report["examples"] == {**report["examples"], "saved": 6, "successful": 4, "shown": 4}
+    assert more.tables["table_audio"].not_run
+
+
+def test_no_successful_example_is_said_not_drawn(tmp_path):
+    root = tmp_path / "results"
+    root.mkdir()
+    rng = np.random.default_rng(7)
+    _examples_npz(root / "examples-cnn.npz", rng, n=2, labels=[0, 1], preds=([0, 1], [0, 1]))
+    atomic_write_json(root / "attack-cnn.json", _attack(
+        rng, "cnn", 0.7, checks=[], deepfool=False, examples={"file": "examples-cnn.npz", "indices": [0, 1]}))
+    summary = build_report(results_dir=root, max_examples=2, n_iter=2)
+    assert not (root / "report" / "fig_spectrograms.png").exists()
+    assert "None of the 2 saved example(s) is a successful attack" in summary.tables["table_audio"].not_run
+
+
+def test_v1_examples_are_marked_not_verified(full, tmp_path):
+    root, summary = full
+    assert summary.tables["table_audio"].rows[0]["predicted"] == "not recorded"
+    assert summary.tables["table_audio"].rows[0]["verified"] is None
+    assert summary.excluded == ()
+    # The fixture writes no schema_version (= 1) and no predictions in its examples file.
+    build_report(results_dir=root, out_dir=tmp_path / "v1", max_examples=1, audio=False)
+    assert "not verified as successful" in (tmp_path / "v1" / "report.md").read_text()
+
+
+def test_rerun_removes_temporary_files_of_a_killed_report(tmp_path):
+    root = make_results(tmp_path / "results", only_training=True)
+    out = tmp_path / "out"
+    (out / "audio").mkdir(parents=True)
+    stale = [out / ".report.md.k3j2.tmp", out / "audio" / ".0_clean.wav.x9.tmp"]
+    for p in stale:
+        p.write_text("partial")
+    keep = out / "notes.txt"
+    keep.write_text("mine")
+    build_report(results_dir=root, out_dir=out)
+    assert not any(p.exists() for p in stale)
+    assert keep.exists() and (out / "report.md").exists()

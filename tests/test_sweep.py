@@ -1,4 +1,5 @@
-"""ε sweeps, DeepFool block, automatic checks, run_attack (resume, files) and the CLI."""
+"""ε sweeps (artgenre.attacks.cells), the minimal-norm block, automatic checks, run_attack (resume,
+files) and the CLI."""
 
 from __future__ import annotations
 
@@ -15,15 +16,12 @@ from artgenre.attacks import ATTACKS, PreparedAttack, is_eps_bounded
 from artgenre.data.dataset import Dataset, Split
 from artgenre.evaluation import evaluate
 from artgenre.stats import proportion
-from artgenre.sweep import (
-    AttackConfig,
-    deepfool_accuracy_at_eps,
-    deepfool_block,
-    run_attack,
-    run_checks,
-    stratified_order,
-    sweep_cells,
-)
+from artgenre.attacks.cells import sweep_cells
+from artgenre.attacks.checks import run_checks
+from artgenre.attacks.minimal import accuracy_at_eps as deepfool_accuracy_at_eps
+from artgenre.attacks.minimal import minimal_norm_block as deepfool_block
+from artgenre.attacks.run import AttackConfig, run_attack
+from artgenre.runs import stratified_order
 
 N_CLASSES, SIDE = 3, 16
 DEVICE = "cpu"  # tests pin the CPU so results do not depend on the machine having a GPU
@@ -100,6 +98,10 @@ def test_sweep_cells_schema_and_eps_zero_equals_clean_exactly(clf, split):
         assert set(c) >= {"segment_accuracy", "track_accuracy", "success_rate", "l2", "linf",
                           "perturbation_db", "seconds", "confusion"}
         assert np.sum(c["confusion"]) == len(split)
+        # Per-sample outcomes, in the attacked-sample order, agree with the aggregate numbers.
+        assert c["threat"] == "spectrogram" and len(c["correct"]) == len(c["pred"]) == len(split)
+        assert sum(c["correct"]) == c["segment_accuracy"]["k"]
+        assert c["correct"] == [int(p == t) for p, t in zip(c["pred"], split.y)]
         assert c["perturbation_db"]["max_abs"] <= 80 * c["eps"] + 1e-4
         if c["eps"] == 0:
             assert c["segment_accuracy"] == clean["segment_accuracy"]
@@ -324,12 +326,18 @@ def test_run_attack_writes_result_examples_and_resumes(checkpoint, dataset, tmp_
         if c["eps"] == 0:
             assert c["segment_accuracy"] == result["clean"]["segment_accuracy"]
     ex = result["examples"]
+    result_indices = sorted(np.sort(stratified_order(y=dataset.test.y, seed=0)[:12]).tolist())
     assert ex["attack"] == "pgd" and ex["eps"] == 0.01 and len(ex["indices"]) == 4
     with np.load(tmp_path / ex["file"]) as z:
         assert z["clean"].shape == z["adversarial"].shape == (4, 1, SIDE, SIDE)
         assert np.abs(z["adversarial"] - z["clean"]).max() <= 0.01 + 1e-6
         assert np.array_equal(z["clean"], dataset.test.x[ex["indices"]])
         assert z["genres"].tolist() == list(GENRES3) and str(z["attack"]) == "pgd"
+        pgd_cell = next(c for c in result["cells"] if c["attack"] == "pgd" and c["eps"] == 0.01)
+        positions = [result_indices.index(i) for i in ex["indices"]]
+        assert z["pred_adv"].tolist() == [pgd_cell["pred"][p] for p in positions]
+        assert z["pred_clean"].shape == (4,)
+    assert result["schema_version"] == 2 and result["config"]["partition"] == "test"
     n_first = len(calls)
     assert n_first > 0
 
@@ -368,12 +376,12 @@ def test_run_attack_transfer_names_file_and_checks_against_white_box(checkpoint,
 
 def test_cli_attack_smoke(checkpoint, dataset, tmp_path, monkeypatch):
     import artgenre.cli  # noqa: F401  (attaches the commands)
-    import artgenre.sweep as sweep
     from typer.testing import CliRunner
 
+    import artgenre.attacks.run as attack_run
     from artgenre.cli.app import app
 
-    monkeypatch.setattr(sweep, "load_checkpoint_data", lambda **kw: dataset)
+    monkeypatch.setattr(attack_run, "load_checkpoint_data", lambda **kw: dataset)
     res = CliRunner().invoke(app, [
         "attack", "--checkpoint", str(checkpoint), "--attack", "fgsm,pgd,deepfool", "--eps", "0,0.05",
         "--limit", "6", "--batch-size", "6", "--device", DEVICE, "--out", str(tmp_path),

@@ -16,11 +16,7 @@ from artgenre.errors import ArtGenreError
 _COMMAND_MODULES = ("prepare", "train", "attack", "defend", "report", "run")
 
 for _name in _COMMAND_MODULES:
-    try:
-        importlib.import_module(f"artgenre.cli.{_name}")
-    except ModuleNotFoundError as exc:  # a command still under construction
-        if exc.name != f"artgenre.cli.{_name}":
-            raise
+    importlib.import_module(f"artgenre.cli.{_name}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,14 +9,11 @@ from rich.console import Console
 from rich.table import Table
 
 from artgenre.attacks import ATTACKS
+from artgenre.attacks.run import DEFAULT_ATTACKS, DEFAULT_EPS
+from artgenre.cli import options as opt
 from artgenre.cli.app import app
-from artgenre.sweep import DEFAULT_ATTACKS, DEFAULT_EPS
-
-
-def _acc(p: dict | None) -> str:
-    if not p or p.get("value") is None:
-        return "—"
-    return f"{100 * p['value']:.1f}% [{100 * p['ci_low']:.1f}, {100 * p['ci_high']:.1f}]"
+from artgenre.cli.options import pct
+from artgenre.eps import eps_key, parse_eps, same_eps
 
 
 def _num(v, fmt: str = ".4g") -> str:
@@ -27,26 +24,26 @@ def accuracy_table(result: dict) -> Table:
     """Rows ε, one column per swept attack: segment accuracy with its 95 % Wilson CI."""
     cells = result.get("cells") or []
     attacks = list(dict.fromkeys(c["attack"] for c in cells))
-    eps = sorted({float(c["eps"]) for c in cells})
+    eps = [c["eps"] for c in cells]
     where = f" (crafted on {result['source_model']})" if result.get("source_model") else ""
     title = (f"{result['model']}{where}: segment accuracy vs ε on {result.get('n_samples', '?')} "
-             f"segments of {result.get('dataset', '?')} (95% Wilson CI); clean {_acc(result['clean']['segment_accuracy'])}")
+             f"segments of {result.get('dataset', '?')} (95% Wilson CI); clean {pct(result['clean']['segment_accuracy'])}")
     table = Table(title=title)
     table.add_column("ε", justify="right")
     table.add_column("dB", justify="right")
     for a in attacks:
         table.add_column(a, justify="right")
     df = result.get("deepfool")
-    df_acc = {round(p["eps"], 12): p["accuracy"] for p in (df or {}).get("accuracy_at_eps") or []}
+    df_acc = {eps_key(p["eps"]): p["accuracy"] for p in (df or {}).get("accuracy_at_eps") or []}
     if df:
         table.add_column("deepfool (acc. at ε)", justify="right")
-    for e in sorted(set(eps) | set(df_acc)):
+    for e in parse_eps(eps + list(df_acc), allow_empty=True):
         row = [f"{e:g}", f"{80 * e:.2f}"]
         for a in attacks:
-            cell = next((c for c in cells if c["attack"] == a and abs(c["eps"] - e) < 1e-12), None)
-            row.append(_acc(cell["segment_accuracy"]) if cell else "—")
+            cell = next((c for c in cells if c["attack"] == a and same_eps(c["eps"], e)), None)
+            row.append(pct(cell["segment_accuracy"]) if cell else "—")
         if df:
-            row.append(_acc(df_acc.get(round(e, 12))))
+            row.append(pct(df_acc.get(eps_key(e))))
         table.add_row(*row)
     return table
 
@@ -58,7 +55,7 @@ def deepfool_table(block: dict) -> Table:
         table.add_column(col, justify="right")
     med = (block.get("linf") or {}).get("median")
     table.add_row(
-        _acc(block.get("success_rate")),
+        pct(block.get("success_rate")),
         _num((block.get("l2") or {}).get("median")),
         _num(med),
         "—" if med is None else f"{80 * med:.2f}",
@@ -93,20 +90,18 @@ def attack(
     ),
     limit: int = typer.Option(None, "--limit", help="Attack only N segments (seeded, class-stratified)."),
     batch_size: int = typer.Option(64, "--batch-size", help="Attack and prediction batch size."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    device: str = opt.DEVICE,
     out: Path = typer.Option(Path("results"), "--out", help="Output folder."),
     source_checkpoint: Path = typer.Option(
         None, "--source-checkpoint", help="Transfer attack: craft on this model, evaluate --checkpoint."
     ),
-    param: list[str] = typer.Option(
-        None, "--param", help="Attack parameter ATTACK.KEY=VALUE (pgd.steps=50) or KEY=VALUE (norm=inf); repeatable."
-    ),
+    param: list[str] = opt.PARAM,
     seed: int = typer.Option(0, "--seed", help="Seed of the sample choice and of every cell."),
     n_examples: int = typer.Option(8, "--n-examples", help="Adversarial examples saved to the .npz."),
-    split: str = typer.Option("test", "--split", help="Split to attack: test, val or train."),
+    partition: str = typer.Option("test", "--partition", help="Part of the split to attack: test, val or train."),
 ) -> None:
     """Sweep attacks over ε, write <out>/attack-<model>[-from-<source>].json; reruns resume."""
-    from artgenre.sweep import AttackConfig, result_stem, run_attack
+    from artgenre.attacks.run import AttackConfig, result_stem, run_attack
 
     config = AttackConfig(
         checkpoint=str(checkpoint),
@@ -120,7 +115,7 @@ def attack(
         source_checkpoint=None if source_checkpoint is None else str(source_checkpoint),
         params=tuple(param or ()),
         n_examples=n_examples,
-        split=split,
+        partition=partition,
     )
     result = run_attack(config)
     console = Console()

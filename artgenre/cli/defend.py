@@ -8,16 +8,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from artgenre.cli import options as opt
 from artgenre.cli.app import app
+from artgenre.cli.attack import checks_table
+from artgenre.cli.options import pct
+from artgenre.eps import parse_eps, same_eps
 from artgenre.defenses import DEFENSES
 from artgenre.models import MODELS
 from artgenre.training import PROFILES
-
-
-def _pct(p: dict | None) -> str:
-    if not p or p.get("value") is None:
-        return "—"
-    return f"{100 * p['value']:.1f}% [{100 * p['ci_low']:.1f}, {100 * p['ci_high']:.1f}]"
 
 
 def _secs(v) -> str:
@@ -32,10 +30,10 @@ def summary_table(result: dict) -> Table:
         table.add_column(col, justify="left" if col == "strategy" else "right")
     base, clean = result["baseline_clean"]["segment_accuracy"], result["clean"]["segment_accuracy"]
     base_s, own_s = result.get("baseline_train_seconds"), result.get("train_seconds")
-    table.add_row("baseline (undefended)", _pct(base), "", _secs(base_s), "1.00" if base_s else "—")
+    table.add_row("baseline (undefended)", pct(base), "", _secs(base_s), "1.00" if base_s else "—")
     diff = 100 * (clean["value"] - base["value"])
     ratio = f"{own_s / base_s:.2f}" if own_s is not None and base_s else "—"
-    table.add_row(result["defense"], _pct(clean), f"{diff:+.1f}", _secs(own_s), ratio)
+    table.add_row(result["defense"], pct(clean), f"{diff:+.1f}", _secs(own_s), ratio)
     return table
 
 
@@ -48,12 +46,12 @@ def attack_table(result: dict) -> Table:
     table.add_column("dB", justify="right")
     for attack, adaptive in columns:
         table.add_column(f"{attack} ({'adaptive' if adaptive else 'non-adaptive'})", justify="right")
-    for e in sorted({float(c["eps"]) for c in cells}):
+    for e in parse_eps([c["eps"] for c in cells], allow_empty=True):
         row = [f"{e:g}", f"{80 * e:.2f}"]
         for attack, adaptive in columns:
             cell = next((c for c in cells if c["attack"] == attack and bool(c["adaptive"]) == adaptive
-                         and abs(float(c["eps"]) - e) < 1e-12), None)
-            row.append(_pct(cell["segment_accuracy"]) if cell else "—")
+                         and same_eps(c["eps"], e)), None)
+            row.append(pct(cell["segment_accuracy"]) if cell else "—")
         table.add_row(*row)
     return table
 
@@ -62,31 +60,25 @@ def detector_table(block: dict) -> Table:
     """Detector TPR (on successful adversarial examples), AUC and reject-or-classify accuracy."""
     table = Table(title=(
         f"Squeezing detector: threshold {block['threshold']:.4g} for target FPR {block['target_fpr']:g}; "
-        f"FPR val {_pct(block['fpr_val'])}, test {_pct(block['fpr_test'])}; "
-        f"clean accuracy with rejection {_pct(block.get('clean_reject_accuracy'))}"
+        f"FPR val {pct(block['fpr_val'])}, test {pct(block['fpr_test'])}; "
+        f"clean accuracy with rejection {pct(block.get('clean_reject_accuracy'))}"
     ))
     for col in ("attack", "ε", "adaptive", "TPR (successful adv.)", "AUC", "accuracy with rejection"):
         table.add_column(col, justify="left" if col == "attack" else "right")
     for p in block.get("per_attack") or []:
-        table.add_row(p["attack"], f"{p['eps']:g}", "yes" if p["adaptive"] else "no", _pct(p["tpr"]),
-                      "—" if p.get("auc") is None else f"{p['auc']:.3f}", _pct(p["reject_accuracy"]))
+        table.add_row(p["attack"], f"{p['eps']:g}", "yes" if p["adaptive"] else "no", pct(p["tpr"]),
+                      "—" if p.get("auc") is None else f"{p['auc']:.3f}", pct(p["reject_accuracy"]))
     return table
 
 
 @app.command("defend")
+@opt.with_data_options
 def defend(
     model: str = typer.Option(
         "cnn", "--model", help=f"Model: {', '.join(MODELS)} (baseline: <out>/train-<model>.json, trained if absent)."
     ),
     defense: str = typer.Option(..., "--defense", help=f"Defense: {', '.join(DEFENSES)}."),
-    dataset: str = typer.Option("synth", "--dataset", help="Dataset (see `artgenre prepare --help`)."),
-    root: Path = typer.Option(None, "--root", help="Dataset folder (gtzan)."),
-    split: str = typer.Option("random", "--split", help="Split scheme: random or filtered."),
-    data_seed: int = typer.Option(0, "--data-seed", help="Seed of the data synthesis / random split."),
-    cache_dir: Path = typer.Option(None, "--cache-dir", help="Feature cache folder."),
-    data_option: list[str] = typer.Option(
-        None, "--data-option", help="Dataset option KEY=VALUE (repeatable), e.g. clips_per_genre=8."
-    ),
+    data=None,
     profile: str = typer.Option("quick", "--profile", help=f"Training profile: {', '.join(PROFILES)}."),
     init: str = typer.Option(None, "--init", help="finetune (the baseline) or scratch; default by profile."),
     epochs: int = typer.Option(None, "--epochs", help="Adversarial-training epochs (default by profile/init)."),
@@ -99,35 +91,22 @@ def defend(
     target_fpr: float = typer.Option(0.05, "--target-fpr", help="Detector FPR on clean validation data, in (0, 1)."),
     attacks: str = typer.Option("fgsm,pgd", "--attack", help="Comma-separated ε-bounded attacks to evaluate."),
     eps: str = typer.Option("0.01,0.03,0.1", "--eps", help="Comma-separated L∞ budgets in [0, 1]."),
+    param: list[str] = opt.PARAM,
     limit: int = typer.Option(None, "--limit", help="Evaluate only N test segments (seeded, class-stratified)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    device: str = opt.DEVICE,
     seed: int = typer.Option(0, "--seed", help="Seed of training, sample choice and attacks."),
     out: Path = typer.Option(Path("results"), "--out", help="Results folder."),
 ) -> None:
     """Defend a model, evaluate it, write <out>/defense-<model>-<defense>.json; reruns resume."""
-    from artgenre.cli.train import parse_options
-    from artgenre.data import DataConfig
     from artgenre.defenses import make_defense_config, result_path, run_defense
-    from artgenre.errors import ParameterError
 
     DEFENSES[defense]
-    try:
-        eps_values = tuple(float(v) for v in eps.split(",") if v.strip())
-    except ValueError:
-        raise ParameterError(f"--eps {eps!r} is not valid; expected comma-separated numbers, e.g. 0.01,0.03") from None
-    data = DataConfig(
-        dataset=dataset,
-        root=None if root is None else str(root),
-        split_scheme=split,
-        seed=data_seed,
-        cache_dir=None if cache_dir is None else str(cache_dir),
-        options=parse_options(data_option),
-    )
     config = make_defense_config(
         model=model, defense=defense, data=data, profile=profile, init=init, epochs=epochs,
         batch_size=batch_size, ratio=ratio, train_eps=train_eps, inner_steps=inner_steps,
-        bit_depth=bit_depth, median=median, target_fpr=target_fpr, attacks=attacks, eps=eps_values,
-        limit=limit, device=device, seed=seed, out=str(out),
+        bit_depth=bit_depth, median=median, target_fpr=target_fpr, attacks=attacks,
+        eps=parse_eps(eps, name="--eps"), attack_params=tuple(param or ()), limit=limit, device=device,
+        seed=seed, out=str(out),
     )
     result = run_defense(config)
     console = Console()
@@ -136,4 +115,6 @@ def defend(
         console.print(attack_table(result))
     if result.get("detector"):
         console.print(detector_table(result["detector"]))
+    if result.get("checks"):
+        console.print(checks_table(result["checks"]))
     console.print(f"result: {result_path(out, model=result['model'], defense=result['defense'])}")

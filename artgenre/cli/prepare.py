@@ -9,8 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from artgenre.cli import options as opt
 from artgenre.cli.app import app
-from artgenre.data import DATASETS, SPLIT_SCHEMES, DataConfig, load_dataset, summarize
+from artgenre.data import DATASETS, SPLIT_SCHEMES, load_dataset, summarize
 from artgenre.data.splits import SPLIT_NAMES
 
 _MAX_LISTED = 20
@@ -23,7 +24,7 @@ def prepare(
         None, "--root", help="GTZAN folder holding genres/ or genres_original/ (gtzan only)."
     ),
     split: str = typer.Option("random", "--split", help=f"Split scheme: {', '.join(SPLIT_SCHEMES)}."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the random split and of synth clips."),
+    data_seed: int = opt.DATA_SEED,
     cache_dir: Optional[Path] = typer.Option(
         None, "--cache-dir", help="Cache root (default $ARTGENRE_CACHE or ~/.cache/artgenre)."
     ),
@@ -34,10 +35,8 @@ def prepare(
     options = {
         k: v for k, v in (("clips_per_genre", clips_per_genre), ("clip_seconds", clip_seconds)) if v is not None
     }
-    config = DataConfig(
-        dataset=dataset, root=None if root is None else str(root), split_scheme=split, seed=seed,
-        cache_dir=None if cache_dir is None else str(cache_dir), options=options,
-    )
+    config = opt.data_config(dataset=dataset, root=root, split=split, data_seed=data_seed, cache_dir=cache_dir,
+                             options=options)
     data = load_dataset(**config.loader_kwargs(), progress=True)
     rows = summarize(dataset=data)
 

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from artgenre.cli import options as opt
 from artgenre.cli.app import app
 
 
@@ -57,7 +58,9 @@ def run(
     defenses: str = typer.Option(None, "--defenses", help="Comma-separated defenses ('' for none)."),
     defense_models: str = typer.Option(None, "--defense-models", help="Models that get the defenses."),
     limit: int = typer.Option(None, "--limit", help="Attack at most N test segments."),
+    data_seed: int = typer.Option(None, "--data-seed", help="Seed of the data synthesis / random split."),
     seed: int = typer.Option(None, "--seed", help="Seed of training and attacks."),
+    param: list[str] = opt.PARAM,
     device: str = typer.Option(None, "--device", help="auto (default), cpu, cuda or cuda:N."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Feature cache folder."),
     out: Path = typer.Option(None, "--out", help="Results folder (default results/)."),
@@ -70,7 +73,7 @@ def run(
         root=None if root is None else str(root), split_scheme=split, profile=profile, epochs=epochs,
         models=_split(models), attacks=_split(attacks), eps=_split(eps, float),
         defenses=_split(defenses), defense_models=_split(defense_models), limit=limit,
-        seed=seed, device=device, cache_dir=None if cache_dir is None else str(cache_dir),
+        data_seed=data_seed, seed=seed, attack_params=tuple(param) if param else None, device=device, cache_dir=None if cache_dir is None else str(cache_dir),
         out=None if out is None else str(out),
     )
     result = run_pipeline(config)

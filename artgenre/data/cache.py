@@ -7,13 +7,17 @@ feature parameters, split scheme, seed, synthesis options, cache format)::
     <cache root>/synth-1f0c.../
         train_x.npy  train_y.npy  train_track.npy
         val_x.npy    ...          test_track.npy
+        test_audio.npy  test_audio_ref.npy   <- each test segment's audio window and clip level
         manifest.json            <- written last
 
 Every file is written atomically and the manifest goes last, so a folder without a manifest
-is an interrupted build and is simply rebuilt. On load the manifest's shapes, dtypes and
-checksums (labels and track ids) are checked against the files; a truncated or corrupt file
-is reported with a warning and the dataset is rebuilt. ``x`` is opened with
-``mmap_mode='r'``.
+is an interrupted build and is simply rebuilt. Writers of one entry take turns under its
+``.write.lock`` and first delete the temporary files a killed writer left (see
+`artgenre.data.cachedir`). On load the manifest's shapes, dtypes and checksums (labels and
+track ids) are checked against the files; a truncated or corrupt file is reported with a
+warning and the dataset is rebuilt. ``x`` (and ``test_audio``) are
+opened with ``mmap_mode='r'``. An entry written before the test audio was kept has no
+``audio`` record in its manifest; `add_audio` completes it without recomputing features.
 
 The cache root is ``cache_dir`` when given, else ``$ARTGENRE_CACHE``, else
 ``~/.cache/artgenre``.
@@ -24,7 +28,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +35,10 @@ from typing import Any
 
 import numpy as np
 
+# Where entries live and how they are written; re-exported as part of this module's API.
+from artgenre.data.cachedir import (  # noqa: F401
+    ENV_VAR, default_cache_root, entry_dir, exclusive_write, resolve_cache_root,
+)
 from artgenre.data.dataset import Split
 from artgenre.data.splits import SPLIT_NAMES
 from artgenre.errors import DataError
@@ -39,29 +46,11 @@ from artgenre.io import atomic_path, atomic_save_npy, atomic_write_json, read_js
 from artgenre.runtime import log
 
 CACHE_FORMAT = 1
-ENV_VAR = "ARTGENRE_CACHE"
 MANIFEST = "manifest.json"
 ARRAYS = ("x", "y", "track")
-
-
-def default_cache_root() -> Path:
-    """``$ARTGENRE_CACHE`` if set and non-empty, else ``~/.cache/artgenre``."""
-    env = os.environ.get(ENV_VAR, "").strip()
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "artgenre"
-
-
-def resolve_cache_root(*, cache_dir: str | os.PathLike | None = None) -> Path:
-    """The cache root: ``cache_dir`` when given, else `default_cache_root`.
-
-    Raises
-    ------
-    DataError
-        The path exists and is not a folder.
-    """
-    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_root()
-    if root.exists() and not root.is_dir():
-        raise DataError(f"cache_dir {str(root)!r} exists and is not a folder")
-    return root
+# Only the test split keeps its audio: waveform attacks run on it, and GTZAN's full audio
+# would be as large as the features.
+AUDIO_SPLIT = "test"
 
 
 def cache_key(*, inputs: Mapping[str, Any]) -> str:
@@ -70,11 +59,6 @@ def cache_key(*, inputs: Mapping[str, Any]) -> str:
         {"format": CACHE_FORMAT, **to_jsonable(dict(inputs))}, sort_keys=True, separators=(",", ":")
     )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-def entry_dir(*, cache_dir: str | os.PathLike | None, name: str, key: str) -> Path:
-    """Folder of one cache entry: ``<cache root>/<name>-<first 16 hex digits of key>``."""
-    return resolve_cache_root(cache_dir=cache_dir) / f"{name}-{key[:16]}"
 
 
 @dataclass(frozen=True)
@@ -99,6 +83,7 @@ def _describe(a: np.ndarray, *, checksum: bool) -> dict:
     return out
 
 
+@exclusive_write
 def write_cache(
     *,
     folder: Path,
@@ -111,8 +96,12 @@ def write_cache(
     info: Mapping[str, Any],
     params: Mapping[str, Any],
     build_seconds: float,
+    audio: list[tuple[np.ndarray, float]] | None = None,
 ) -> None:
     """Write one cache entry; the manifest is written last.
+
+    Runs under the entry's `entry_lock` (concurrent builders of one entry take turns) after
+    the temporary files of a killed writer have been removed.
 
     Parameters
     ----------
@@ -130,6 +119,10 @@ def write_cache(
         segments are released once written, so the dataset never sits in memory twice.
     skipped, missing, info, params, build_seconds
         Provenance stored in the manifest.
+    audio : list of (windows, ref) or None
+        For each track of ``parts["test"]``, in the same order: its segments' audio windows
+        (k, L) float32 and its clip's reference power (see `artgenre.data.windows`). Released
+        as written, like the segments. None writes no audio.
     """
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path = folder / MANIFEST
@@ -167,6 +160,9 @@ def write_cache(
             "y": _describe(y, checksum=True),
             "track": _describe(track, checksum=True),
         }
+    if audio is not None:
+        meta = splits_meta[AUDIO_SPLIT]
+        meta.update(_write_audio(folder, audio, n=meta["segments"]))
     atomic_write_json(
         manifest_path,
         {
@@ -183,6 +179,59 @@ def write_cache(
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         },
     )
+
+
+def _write_audio(folder: Path, audio: list[tuple[np.ndarray, float]], *, n: int) -> dict:
+    """Write ``test_audio.npy`` / ``test_audio_ref.npy``; return their manifest records."""
+    total = int(sum(w.shape[0] for w, _ in audio))
+    if total != n:
+        raise DataError(f"the test audio holds {total} window(s) but the test split has {n} segment(s)")
+    length = int(audio[0][0].shape[1]) if audio else 0
+    ref = np.zeros(0, np.float32)
+    if audio:
+        ref = np.concatenate([np.full(w.shape[0], r, dtype=np.float32) for w, r in audio])
+    with atomic_path(folder / f"{AUDIO_SPLIT}_audio.npy") as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, length))
+        pos = 0
+        for i in range(len(audio)):
+            windows = audio[i][0]
+            out[pos: pos + windows.shape[0]] = windows
+            pos += windows.shape[0]
+            audio[i] = (None, audio[i][1])  # free the per-track copy
+        out.flush()
+        desc = _describe(out, checksum=False)
+        del out
+    atomic_save_npy(folder / f"{AUDIO_SPLIT}_audio_ref.npy", ref)
+    return {"audio": desc, "audio_ref": _describe(ref, checksum=True)}
+
+
+@exclusive_write
+def add_audio(*, folder: Path, key: str, audio: list[tuple[np.ndarray, float]]) -> None:
+    """Complete an entry written without test audio: write the audio, then the manifest.
+
+    Parameters
+    ----------
+    folder : Path
+        A valid entry (its manifest is read and rewritten with the audio records).
+    key : str
+        The entry's `cache_key` (checked against the manifest).
+    audio : list of (windows, ref)
+        As in `write_cache`, in the order of the test tracks in ``test_track.npy``.
+
+    Raises
+    ------
+    DataError
+        The manifest belongs to another key, or the windows do not match the test segments.
+    OSError
+        The folder cannot be written.
+    """
+    manifest = read_json(folder / MANIFEST)
+    if manifest.get("key") != key:
+        raise DataError(f"cache entry {str(folder)!r} belongs to another key; cannot add audio to it")
+    meta = manifest["splits"][AUDIO_SPLIT]
+    meta.update(_write_audio(folder, audio, n=int(meta["segments"])))
+    # Atomic replace: until it lands, the old manifest (no audio record) stays valid.
+    atomic_write_json(folder / MANIFEST, manifest)
 
 
 class _Damaged(Exception):
@@ -243,7 +292,13 @@ def read_cache(*, folder: Path, key: str, n_classes: int) -> CachedData | None:
                 raise _Damaged(f"{split} arrays have different lengths")
             if y.size and (y.min() < 0 or y.max() >= n_classes):
                 raise _Damaged(f"{split} labels lie outside [0, {n_classes})")
-            splits[split] = Split(x=x, y=y, track=track)
+            audio = ref = None
+            if "audio" in meta:
+                audio = _load_array(folder / f"{split}_audio.npy", meta["audio"], mmap=True)
+                ref = _load_array(folder / f"{split}_audio_ref.npy", meta["audio_ref"], mmap=False)
+                if not (audio.shape[0] == ref.shape[0] == x.shape[0]):
+                    raise _Damaged(f"{split} audio arrays do not match its {x.shape[0]} segment(s)")
+            splits[split] = Split(x=x, y=y, track=track, audio=audio, audio_ref=ref)
         return CachedData(
             splits=splits,
             skipped=tuple((str(p), str(r)) for p, r in manifest.get("skipped", [])),

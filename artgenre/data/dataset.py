@@ -27,11 +27,32 @@ class Split:
         Genre index into `Dataset.genres`.
     track : np.ndarray, shape (N,), str
         Track id of each segment (e.g. ``"blues.00012"``); segments of one track share it.
+    audio : np.ndarray, shape (N, L), float32 in [-1, 1], or None
+        The audio window each segment's frames depend on (`artgenre.data.windows`;
+        ``L = (frames - 1) * hop_length + n_fft``, 67,072 by default); may be a read-only
+        memory map. Kept for the test split only (None for train and val).
+    audio_ref : np.ndarray, shape (N,), float32 >= 0, or None
+        Reference power (clean maximum mel power) of each segment's clip; set with ``audio``.
     """
 
     x: np.ndarray
     y: np.ndarray
     track: np.ndarray
+    audio: np.ndarray | None = None
+    audio_ref: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        from artgenre.errors import DataError
+
+        if (self.audio is None) != (self.audio_ref is None):
+            raise DataError("Split.audio and Split.audio_ref must be given together (or both None)")
+        if self.audio is not None and not (
+            self.audio.ndim == 2 and self.audio.shape[0] == self.audio_ref.shape[0] == self.y.shape[0]
+        ):
+            raise DataError(
+                f"Split.audio {self.audio.shape} and audio_ref {self.audio_ref.shape} do not fit "
+                f"{self.y.shape[0]} segments; expected shapes (N, L) and (N,)"
+            )
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -43,7 +64,12 @@ class Split:
 
     def take(self, index) -> "Split":
         """A new split with the segments at ``index`` (array of ints or a slice)."""
-        return Split(x=np.asarray(self.x[index]), y=self.y[index], track=self.track[index])
+        audio = ref = None
+        if self.audio is not None:
+            audio, ref = np.asarray(self.audio[index]), np.asarray(self.audio_ref[index])
+        return Split(
+            x=np.asarray(self.x[index]), y=self.y[index], track=self.track[index], audio=audio, audio_ref=ref
+        )
 
 
 @dataclass(frozen=True)

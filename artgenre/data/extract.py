@@ -3,7 +3,9 @@
 Each job turns one track (an audio file or a synthetic clip) into its segments. Jobs are
 independent and deterministic, so running them in a pool gives exactly the arrays an
 in-process run gives (each worker, and the in-process path, uses one BLAS thread). If the
-pool breaks, the remaining jobs run in this process after a warning.
+pool breaks, the remaining jobs run in this process after a warning. On Linux each worker
+asks the kernel to kill it when its parent dies, so a ``kill -9`` of the caller leaves no
+orphaned workers behind.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import multiprocessing
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
@@ -40,7 +44,36 @@ def _one_thread():
     return threadpool_limits(1)
 
 
-def _limit_threads() -> None:
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Have the kernel SIGKILL this worker when its parent dies (Linux; a no-op elsewhere).
+
+    Without it, workers of a parent killed with SIGKILL wait forever on the job queue, whose
+    write end their siblings keep open.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        # The interpreter's own symbols include libc's; ctypes.util.find_library would run
+        # ldconfig in a subprocess in every worker.
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+            return
+    except (OSError, AttributeError):  # no prctl symbol (e.g. a static or non-glibc runtime)
+        return
+    # The parent may have died between fork and prctl, before the signal was armed.
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _init_worker(parent_pid: int) -> None:
+    # PDEATHSIG follows the thread that forked; `run_jobs` closes the pool before returning,
+    # so that thread always outlives the workers it started.
+    _die_with_parent(parent_pid)
     # Two workers on two cores: BLAS threads inside each worker would only oversubscribe.
     _one_thread()
 
@@ -120,7 +153,9 @@ def _run_here(fn, items, todo, results, show_progress, description) -> None:
 def _run_pool(fn, items, workers, results, show_progress, description) -> None:
     ctx = multiprocessing.get_context(START_METHOD)
     try:
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_limit_threads) as pool:
+        with cf.ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),)
+        ) as pool:
             # Submitting starts the workers, before the progress bar starts its thread.
             futures = {pool.submit(_guarded, fn, item): i for i, item in enumerate(items)}
             with _bar(show_progress) as bar:

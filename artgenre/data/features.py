@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from artgenre.errors import DataError
+from artgenre.errors import DataError, check_int, check_range
 
 TOP_DB = 80.0
 
@@ -33,6 +33,12 @@ class FeatureParams:
     n_mels: int = 128
     frames: int = 128
     top_db: float = TOP_DB
+
+    def __post_init__(self) -> None:
+        # Validated but not converted: the field values are part of the feature-cache key.
+        for name in ("sr", "n_fft", "hop_length", "n_mels", "frames"):
+            check_int(name, getattr(self, name), 1)
+        check_range("top_db", self.top_db, low=0.0, low_open=True)
 
     @property
     def segment_samples(self) -> int:
@@ -70,6 +76,33 @@ def db_to_x(db: np.ndarray, *, top_db: float = TOP_DB) -> np.ndarray:
     return np.clip((np.asarray(db, dtype=np.float32) + top_db) / top_db, 0.0, 1.0)
 
 
+def _check_waveform(y) -> np.ndarray:
+    """``y`` as a float32 mono waveform; `DataError` for other shapes, types or non-finite values."""
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "fiub":
+        raise DataError(
+            f"expected a real-valued waveform (float or int samples), got dtype {arr.dtype}"
+        )
+    if arr.ndim != 1:
+        raise DataError(f"expected a mono waveform of shape (n,), got shape {arr.shape}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise DataError(
+            f"waveform has {int(bad.sum())} non-finite sample(s) (NaN or inf) of {arr.size}, the "
+            f"first at index {first} ({arr[first]}); pass finite samples, e.g. after "
+            "np.nan_to_num(y) or by dropping the clip"
+        )
+    with np.errstate(over="ignore"):
+        out = arr.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(out)):
+        raise DataError(
+            f"waveform has samples beyond the float32 range (largest |y| = {float(np.abs(arr).max()):g}); "
+            "scale it to about [-1, 1]"
+        )
+    return out
+
+
 def logmel(y: np.ndarray, params: FeatureParams = DEFAULT_FEATURES) -> np.ndarray:
     """Log-mel spectrogram of a mono waveform, mapped to [0, 1].
 
@@ -82,15 +115,22 @@ def logmel(y: np.ndarray, params: FeatureParams = DEFAULT_FEATURES) -> np.ndarra
     Returns
     -------
     np.ndarray, shape (n_mels, n_frames), float32, values in [0, 1]
+
+    Raises
+    ------
+    DataError
+        ``y`` is not a one-dimensional real array, or holds NaN or inf samples.
     """
     import librosa
 
-    y = np.asarray(y, dtype=np.float32)
-    if y.ndim != 1:
-        raise DataError(f"expected a mono waveform of shape (n,), got shape {y.shape}")
-    mel = librosa.feature.melspectrogram(
-        y=y, sr=params.sr, n_fft=params.n_fft, hop_length=params.hop_length, n_mels=params.n_mels
-    )
+    y = _check_waveform(y)
+    try:
+        mel = librosa.feature.melspectrogram(
+            y=y, sr=params.sr, n_fft=params.n_fft, hop_length=params.hop_length, n_mels=params.n_mels
+        )
+    except librosa.util.exceptions.ParameterError as exc:
+        # Whatever else librosa refuses is still a problem with the caller's waveform.
+        raise DataError(f"cannot compute a log-mel spectrogram of this waveform: {exc}") from None
     if not np.any(mel > 0):
         # A silent clip has no "max" to refer to; map it to the floor instead of NaN.
         return np.zeros_like(mel, dtype=np.float32)
@@ -114,6 +154,11 @@ def waveform_to_segments(y: np.ndarray, params: FeatureParams = DEFAULT_FEATURES
     -------
     np.ndarray, shape (n_segments, 1, n_mels, frames), float32 in [0, 1]
         ``n_segments`` may be 0 for clips shorter than one segment.
+
+    Raises
+    ------
+    DataError
+        See `logmel`.
     """
     spec = logmel(y, params)
     n = spec.shape[1] // params.frames

@@ -8,8 +8,9 @@ holding the ten genre folders::
     <root>/Data/genres_original/<genre>/...           (same, as unpacked from some archives)
     <root>/<genre>/...
 
-Audio is decoded with soundfile (``.au`` and ``.wav``), down-mixed to mono and resampled to
-the feature rate with soxr when a file differs. The track id is the file stem
+Audio is decoded by `artgenre.data.audiofile.load_audio` (soundfile; the container must
+match the extension, the rate be plausible, the clip complete and finite), down-mixed to mono
+and resampled to the feature rate with soxr when a file differs. The track id is the file stem
 (``"blues.00012"``), the genre is the folder name.
 """
 
@@ -19,19 +20,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
+# Decoding lives in `audiofile`; re-exported because loaders and feature jobs use these names.
+from artgenre.data.audiofile import ACCEPTED_FORMATS, SkipTrack, load_audio  # noqa: F401
 from artgenre.data.dataset import GENRES
 from artgenre.errors import DataError
 from artgenre.runtime import log
 
-AUDIO_EXTENSIONS: tuple[str, ...] = (".au", ".wav", ".flac")
+# One list of what is read: each extension comes with the containers it may hold.
+AUDIO_EXTENSIONS: tuple[str, ...] = tuple(ACCEPTED_FORMATS)
 # Relative folders searched, in order, for the genre folders.
 LAYOUTS: tuple[str, ...] = (".", "genres", "genres_original", "Data/genres_original")
-
-
-class SkipTrack(Exception):
-    """A file that cannot be used (undecodable, empty, too short); the message is the reason."""
 
 
 @dataclass(frozen=True)
@@ -183,46 +181,3 @@ def scan_gtzan(*, root: str | os.PathLike) -> GtzanScan:
     return GtzanScan(
         base=base, files=tuple(files), skipped=tuple(skipped), ignored=ignored, absent_genres=absent
     )
-
-
-def load_audio(*, path: str | os.PathLike, sr: int) -> np.ndarray:
-    """Decode an audio file to a mono float32 waveform at ``sr`` Hz.
-
-    Parameters
-    ----------
-    path : path
-        ``.au``, ``.wav`` or ``.flac`` file.
-    sr : int
-        Target sampling rate; other rates are resampled with soxr (high quality).
-
-    Returns
-    -------
-    np.ndarray, shape (n,), float32
-        Stereo and multi-channel files are averaged to mono.
-
-    Raises
-    ------
-    SkipTrack
-        The file is empty, cannot be decoded or holds non-finite samples.
-    """
-    import soundfile as sf
-
-    path = Path(path)
-    try:
-        if path.stat().st_size == 0:
-            raise SkipTrack("empty file (0 bytes)")
-        data, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except SkipTrack:
-        raise
-    except Exception as exc:  # libsndfile reports corrupt headers/data in several exception types
-        raise SkipTrack(f"cannot decode ({type(exc).__name__}: {exc})") from None
-    if data.shape[0] == 0:
-        raise SkipTrack("no audio samples")
-    y = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-    if not np.all(np.isfinite(y)):
-        raise SkipTrack("non-finite samples (NaN or inf)")
-    if int(file_sr) != int(sr):
-        import soxr
-
-        y = soxr.resample(y, int(file_sr), int(sr), quality="HQ").astype(np.float32, copy=False)
-    return np.ascontiguousarray(y, dtype=np.float32)

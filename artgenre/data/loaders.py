@@ -31,6 +31,7 @@ from artgenre.data.synth import (
     SynthOptions,
     synthesize_clip,
 )
+from artgenre.data.windows import segment_windows
 from artgenre.errors import DataError, ParameterError
 
 
@@ -44,6 +45,17 @@ def _synth_job(payload: tuple[str, int, int, float, FeatureParams]) -> np.ndarra
     return segments_from_waveform(
         synthesize_clip(genre=genre, seed=seed, index=index, seconds=seconds, sr=params.sr), params
     )
+
+
+def _gtzan_audio_job(payload: tuple[str, FeatureParams]) -> tuple[np.ndarray, float]:
+    path, params = payload
+    return segment_windows(y=load_audio(path=path, sr=params.sr), params=params)
+
+
+def _synth_audio_job(payload: tuple[str, int, int, float, FeatureParams]) -> tuple[np.ndarray, float]:
+    genre, seed, index, seconds, params = payload
+    y = synthesize_clip(genre=genre, seed=seed, index=index, seconds=seconds, sr=params.sr)
+    return segment_windows(y=y, params=params)
 
 
 def _random_assign(tracks, labels, *, seed, fractions):
@@ -144,7 +156,7 @@ def load_synth(
     return build_or_load(
         name="synth", key_inputs=key_inputs, cache_dir=cache_dir, jobs=jobs, fn=_synth_job,
         assign=partial(_random_assign, seed=seed, fractions=fr), params=params, info=info,
-        show_progress=progress, workers=workers,
+        show_progress=progress, workers=workers, audio_fn=_synth_audio_job,
     )
 
 
@@ -227,5 +239,5 @@ def load_gtzan(
     return build_or_load(
         name="gtzan", key_inputs=key_inputs, cache_dir=cache_dir, jobs=jobs, fn=_gtzan_job,
         assign=assign, params=params, info=info, pre_skipped=scan.skipped, missing=missing,
-        show_progress=progress, workers=workers,
+        show_progress=progress, workers=workers, audio_fn=_gtzan_audio_job,
     )

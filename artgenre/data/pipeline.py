@@ -15,7 +15,10 @@ from typing import Any
 import numpy as np
 
 from artgenre.data import features
-from artgenre.data.cache import entry_dir, cache_key, read_cache, write_cache
+from artgenre.data.cache import (
+    AUDIO_SPLIT, CachedData, add_audio, cache_key, entry_dir, read_cache, write_cache,
+)
+from artgenre.data.cachedir import prepare_entry
 from artgenre.data.dataset import GENRES, Dataset
 from artgenre.data.extract import run_jobs
 from artgenre.data.features import FeatureParams
@@ -26,6 +29,8 @@ from artgenre.runtime import log
 
 # Splitter: (tracks, labels) -> {"train": tracks, "val": tracks, "test": tracks}
 Assign = Callable[[Sequence[str], Sequence[int]], Mapping[str, Sequence[str]]]
+# payload -> (segment audio windows (k, L) float32, clip reference power)
+AudioFn = Callable[[Any], tuple[np.ndarray, float]]
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,59 @@ def segments_from_waveform(y: np.ndarray, params: FeatureParams) -> np.ndarray:
     return features.waveform_to_segments(y, params)
 
 
+def _test_audio(
+    *, name: str, tracks: Sequence[str], counts: Sequence[int], jobs: Sequence[TrackJob],
+    audio_fn: AudioFn, workers: int, show_progress: bool,
+) -> list[tuple[np.ndarray, float]]:
+    """Audio windows + reference of each test track, checked against its segment count.
+
+    A second, small pass over the test tracks only: the split is known only after every
+    track's features exist, and keeping all tracks' audio until then would cost as much
+    memory as the features.
+    """
+    by_track = {j.track: j for j in jobs}
+    absent = [t for t in tracks if t not in by_track]
+    if absent:
+        raise DataError(f"test track(s) {', '.join(absent[:5])} are no longer among the {name} inputs")
+    results = run_jobs(
+        fn=audio_fn, items=[by_track[t].payload for t in tracks], workers=workers,
+        show_progress=show_progress, description=f"{name}: test audio",
+    )
+    out = []
+    for track, count, (ok, value) in zip(tracks, counts, results):
+        if not ok:
+            raise DataError(f"test track {track}: its audio cannot be read again ({value})")
+        windows, ref = value
+        if windows.shape[0] != count:
+            raise DataError(
+                f"test track {track} has {count} segment(s) but {windows.shape[0]} audio window(s)"
+            )
+        out.append((windows, float(ref)))
+    return out
+
+
+def _complete_audio(*, name, folder, key, cached: CachedData, **kwargs) -> CachedData | None:
+    """Add the test audio to an entry cached before it was kept; None if it must be rebuilt."""
+    track = cached.splits[AUDIO_SPLIT].track
+    tracks, first, counts = np.unique(track, return_index=True, return_counts=True)
+    order = np.argsort(first, kind="stable")
+    try:
+        audio = _test_audio(
+            name=name, tracks=tracks[order].tolist(), counts=counts[order].tolist(), **kwargs
+        )
+        add_audio(folder=folder, key=key, audio=audio)
+    except DataError as exc:
+        log.warning("feature cache %s cannot be completed with test audio (%s); rebuilding it", folder, exc)
+        return None
+    except OSError as exc:
+        log.warning(
+            "cannot add test audio to feature cache %s (%s); its test split has no audio", folder, exc
+        )
+        return cached
+    log.info("added the test split's audio to feature cache %s", folder)
+    return read_cache(folder=folder, key=key, n_classes=len(GENRES))
+
+
 def _warn_skipped(skipped: Sequence[tuple[str, str]]) -> None:
     if skipped:
         lines = "\n".join(f"  {path}: {reason}" for path, reason in skipped)
@@ -95,6 +153,7 @@ def build_or_load(
     missing: Sequence[str] = (),
     show_progress: bool = True,
     workers: int = 2,
+    audio_fn: AudioFn | None = None,
 ) -> Dataset:
     """Load a prepared dataset from the cache, or compute and cache it.
 
@@ -123,6 +182,10 @@ def build_or_load(
         Show a progress bar while computing features.
     workers : int
         Processes for the feature jobs.
+    audio_fn : callable or None
+        Picklable ``payload -> (windows, ref)`` (`artgenre.data.windows.segment_windows` of
+        the track's clip); when given, the test split keeps its audio (`Split.audio`), and
+        an entry cached without it is completed.
 
     Returns
     -------
@@ -133,14 +196,18 @@ def build_or_load(
     Raises
     ------
     DataError
-        No track could be used.
+        No track could be used, or the cache folder cannot be created.
     """
     t0 = time.perf_counter()
     key = cache_key(inputs={"name": name, "params": params.as_dict(), **key_inputs})
     folder = entry_dir(cache_dir=cache_dir, name=name, key=key)
     cached = read_cache(folder=folder, key=key, n_classes=len(GENRES))
+    audio_kwargs = dict(jobs=jobs, audio_fn=audio_fn, workers=workers, show_progress=show_progress)
+    if cached is not None and audio_fn is not None and cached.splits[AUDIO_SPLIT].audio is None:
+        cached = _complete_audio(name=name, folder=folder, key=key, cached=cached, **audio_kwargs)
     from_cache = cached is not None
     if cached is None:
+        prepare_entry(folder=folder)
         results = run_jobs(
             fn=fn, items=[j.payload for j in jobs], workers=workers, show_progress=show_progress,
             description=f"{name}: features",
@@ -160,6 +227,13 @@ def build_or_load(
         tracks = list(good)
         assignment = assign(tracks, [good[t][0] for t in tracks])
         parts = {s: [(t, good[t][0], good.pop(t)[1]) for t in assignment[s]] for s in SPLIT_NAMES}
+        audio = None
+        if audio_fn is not None:
+            test = parts[AUDIO_SPLIT]
+            audio = _test_audio(
+                name=name, tracks=[t for t, _, _ in test], counts=[seg.shape[0] for _, _, seg in test],
+                **audio_kwargs,
+            )
         built_info = {
             **info,
             "tracks": {s: len(parts[s]) for s in SPLIT_NAMES},
@@ -168,7 +242,7 @@ def build_or_load(
         write_cache(
             folder=folder, key=key, name=name, genres=GENRES, parts=parts, skipped=skipped,
             missing=missing, info=built_info, params=params.as_dict(),
-            build_seconds=time.perf_counter() - t0,
+            build_seconds=time.perf_counter() - t0, audio=audio,
         )
         del parts
         cached = read_cache(folder=folder, key=key, n_classes=len(GENRES))

@@ -1,7 +1,8 @@
 """Defenses through ART: adversarial training, feature squeezing, and a squeezing detector.
 
-`DEFENSES` maps a name to a `DefenseSpec`; `run_defense` trains (or wraps) the defended model,
-sweeps attacks against it and writes ``<out>/defense-<model>-<defense>.json``.
+`DEFENSES` maps a name to a strategy object (`artgenre.defenses.strategies`) that knows how the
+defense trains, how it wraps the classifier and which evaluations it needs; `run_defense`
+(`artgenre.defenses.run`) runs them and writes ``<out>/defense-<model>-<defense>.json``.
 
 =================  ============================================================================
 ``adv-mixed``      ART ``AdversarialTrainer``, ratio 0.5, PGD inner attack (`adversarial`)
@@ -37,23 +38,24 @@ A defense should be credited with its strongest attack: the lower of its adaptiv
 non-adaptive numbers (the report does this).
 """
 
+
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 from artgenre.data import DataConfig
 from artgenre.defenses.adversarial import INNER_PROFILES, InnerAttack, check_ratio
 from artgenre.defenses.squeeze import check_bit_depth
-from artgenre.errors import ParameterError, check_choice, check_device_name, check_range
-from artgenre.registry import Registry
+from artgenre.defenses.strategies import DEFENSES, Defense
+from artgenre.eps import parse_eps
+from artgenre.errors import ParameterError, check_choice, check_device_name, check_int, check_range
+from artgenre.threats import DEFAULT_THREAT, THREAT_MODELS
 
 __all__ = [
-    "DEFENSES", "DefenseConfig", "DefenseSpec", "FINETUNE_EPOCHS", "make_defense_config",
-    "result_path", "run_defense",
+    "DEFENSES", "Defense", "DefenseConfig", "FINETUNE_EPOCHS", "make_defense_config", "result_path", "run_defense",
 ]
 
 #: Fine-tuning epochs per profile (``init="finetune"``); from scratch uses the profile's epochs.
@@ -63,70 +65,8 @@ DEFAULT_INIT = {"quick": "finetune", "paper": "scratch"}
 INITS = ("finetune", "scratch")
 
 
-@dataclass(frozen=True)
-class DefenseSpec:
-    """What a defense does (the values of `DEFENSES`).
-
-    Attributes
-    ----------
-    name : str
-    summary : str
-        One line for help texts and tables.
-    ratio : float or None
-        Default share of adversarial examples per training batch; None = no training.
-    inner : str or None
-        `artgenre.defenses.adversarial.INNER_ATTACKS` key of the training attack.
-    squeeze : bool
-        Feature squeezing on the classifier (at inference; also at training if it trains).
-    plan : str
-        How it is evaluated (`artgenre.defenses.run.PLANS` key): ``whitebox`` (attacks on
-        the defended model, adaptive), ``squeeze`` (non-adaptive and BPDA-adaptive) or
-        ``detector`` (classifier cells plus detector metrics).
-    guard : bool
-        Select the kept epoch by PGD validation accuracy (catastrophic-overfitting guard).
-    """
-
-    name: str
-    summary: str
-    ratio: float | None = None
-    inner: str | None = None
-    squeeze: bool = False
-    plan: str = "whitebox"
-    guard: bool = False
-
-    @property
-    def trains(self) -> bool:
-        return self.ratio is not None
-
-    @property
-    def detector(self) -> bool:
-        return self.plan == "detector"
-
-
-DEFENSES: Registry = Registry("defense")
-for _spec in (
-    DefenseSpec("adv-mixed", "adversarial training, half of each batch PGD examples", ratio=0.5, inner="pgd"),
-    DefenseSpec("adv-pure", "adversarial training on PGD examples only", ratio=1.0, inner="pgd"),
-    DefenseSpec("adv-fast", "fast adversarial training (FGSM + random start), PGD-selected epoch",
-                ratio=1.0, inner="fgsm-rs", guard=True),
-    DefenseSpec("squeeze", "feature squeezing (bit depth) at inference on the baseline model",
-                squeeze=True, plan="squeeze"),
-    DefenseSpec("squeeze-mixed", "squeezing + adversarial training, half PGD examples",
-                ratio=0.5, inner="pgd", squeeze=True, plan="squeeze"),
-    DefenseSpec("squeeze-pure", "squeezing + adversarial training on PGD examples only",
-                ratio=1.0, inner="pgd", squeeze=True, plan="squeeze"),
-    DefenseSpec("detector", "feature-squeezing detector (reject if squeezing changes the output)",
-                plan="detector"),
-):
-    DEFENSES.register(_spec.name)(_spec)
-
-
 def _int_or_none(name: str, value, low: int):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ParameterError(f"{name}={value!r} is not valid; expected an integer >= {low}")
-    return int(value)
+    return None if value is None else check_int(name, value, low)
 
 
 @dataclass(frozen=True)
@@ -170,9 +110,12 @@ class DefenseConfig:
     target_fpr : float
         Detector false-positive rate on clean validation data, in (0, 1).
     attacks : tuple of str
-        `artgenre.attacks.ATTACKS` keys for the evaluation sweep.
+        ε-bounded `artgenre.attacks.ATTACKS` keys (or ``art:<Class>``) for the evaluation sweep.
     eps : tuple of float
-        Evaluation budgets, each in [0, 1].
+        Evaluation budgets (`artgenre.eps.parse_eps`).
+    attack_params : tuple of (attack, key, value)
+        Parameters of the evaluation attacks, as `artgenre.attacks.AttackConfig.params`
+        (``"pgd.steps=50"`` strings accepted); non-finite values are kept as ``"inf"`` text.
     limit : int or None
         Evaluate on at most this many test segments (None: all).
     guard_size : int
@@ -182,6 +125,8 @@ class DefenseConfig:
     seed : int
     device : str
     out : str
+    threat : str
+        `artgenre.threats.THREAT_MODELS` key of the evaluation attacks.
     """
 
     model: str = "cnn"
@@ -200,19 +145,21 @@ class DefenseConfig:
     target_fpr: float = 0.05
     attacks: tuple[str, ...] = ("fgsm", "pgd")
     eps: tuple[float, ...] = (0.01, 0.03, 0.1)
+    attack_params: tuple[tuple[str, str, Any], ...] = ()
     limit: int | None = None
     guard_size: int = 64
     eval_batch_size: int = 64
     seed: int = 0
     device: str = "auto"
     out: str = "results"
+    threat: str = DEFAULT_THREAT
 
     def __post_init__(self) -> None:
         from artgenre.models import MODELS
         from artgenre.training import PROFILES
 
         MODELS[self.model]
-        spec = DEFENSES[self.defense]
+        strategy = DEFENSES[self.defense]
         check_choice("profile", self.profile, PROFILES)
         data = self.data
         if isinstance(data, dict):
@@ -222,17 +169,17 @@ class DefenseConfig:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 - frozen
         set_("data", data)
 
-        if spec.trains:
+        if strategy.trains:
             init = DEFAULT_INIT[self.profile] if self.init is None else self.init
             check_choice("init", init, INITS)
             epochs = _int_or_none("epochs", self.epochs, 1)
             if epochs is None:
                 epochs = FINETUNE_EPOCHS[self.profile] if init == "finetune" else PROFILES[self.profile]["epochs"]
-            ratio = check_ratio(spec.ratio if self.ratio is None else self.ratio)
+            ratio = check_ratio(strategy.ratio if self.ratio is None else self.ratio)
             profile_inner = INNER_PROFILES[self.profile]
             steps = profile_inner["steps"] if self.inner_steps is None else self.inner_steps
             step_ratio = profile_inner["step_ratio"] if self.inner_step_ratio is None else self.inner_step_ratio
-            inner = InnerAttack(kind=spec.inner, eps=self.train_eps, steps=steps, step_ratio=step_ratio)
+            inner = InnerAttack(kind=strategy.inner, eps=self.train_eps, steps=steps, step_ratio=step_ratio)
             set_("init", init)
             set_("epochs", epochs)
             set_("ratio", ratio)
@@ -260,50 +207,55 @@ class DefenseConfig:
                                        low_open=True, high_open=True))
         set_("median", bool(self.median))
         set_("attacks", _attack_names(self.attacks))
-        set_("eps", _eps_grid(self.eps))
+        set_("eps", parse_eps(self.eps))
+        set_("attack_params", _attack_params(self.attacks, self.attack_params))
         set_("limit", _int_or_none("limit", self.limit, 1))
         set_("guard_size", _int_or_none("guard_size", self.guard_size, 1))
         set_("eval_batch_size", _int_or_none("eval_batch_size", self.eval_batch_size, 1))
         set_("seed", _int_or_none("seed", self.seed, 0))
-        set_("device", _device_name(self.device))
+        set_("device", check_device_name(self.device))
         set_("out", str(self.out))
+        THREAT_MODELS[self.threat]
 
     @property
-    def spec(self) -> DefenseSpec:
+    def strategy(self) -> Defense:
+        """The `DEFENSES` entry of ``defense``."""
         return DEFENSES[self.defense]
 
     @property
     def inner(self) -> InnerAttack | None:
         """The training attack, or None for defenses that do not train."""
-        if not self.spec.trains:
+        if not self.strategy.trains:
             return None
-        return InnerAttack(kind=self.spec.inner, eps=self.train_eps, steps=self.inner_steps,
+        return InnerAttack(kind=self.strategy.inner, eps=self.train_eps, steps=self.inner_steps,
                            step_ratio=self.inner_step_ratio)
+
+    def resolved_attack_params(self) -> dict[str, dict[str, Any]]:
+        """Per-attack parameter dicts of the evaluation sweep (``"*"`` expanded)."""
+        from artgenre.attacks.params import parse_triples, resolve_params
+
+        return resolve_params(attacks=self.attacks, triples=parse_triples(self.attack_params))
 
     @classmethod
     def from_dict(cls, d: dict) -> "DefenseConfig":
         """Rebuild (and re-validate) a config from its saved JSON form."""
         d = dict(d)
-        for key in ("attacks", "eps"):
+        for key in ("attacks", "eps", "attack_params"):
             if key in d and isinstance(d[key], list):
                 d[key] = tuple(d[key])
         return make_defense_config(**d)
 
 
-_device_name = check_device_name
-
-
 def _attack_names(names) -> tuple[str, ...]:
+    from artgenre.attacks import attack_spec
+
     if isinstance(names, str):
         names = tuple(n.strip() for n in names.split(",") if n.strip())
     names = tuple(names)
     if not names:
         raise ParameterError("attacks=() is empty; name at least one attack, e.g. fgsm,pgd")
-    from artgenre.attacks import check_attack_name, is_eps_bounded
-
     for name in names:
-        check_attack_name(name=name)
-        if not is_eps_bounded(name=name):
+        if not attack_spec(name).eps_bounded:
             raise ParameterError(
                 f"attack {name!r} has no ε budget (minimal-norm); defenses are evaluated with "
                 "ε-bounded attacks such as fgsm, pgd or noise"
@@ -311,13 +263,12 @@ def _attack_names(names) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _eps_grid(values) -> tuple[float, ...]:
-    if isinstance(values, (int, float)):
-        values = (values,)
-    grid = tuple(sorted({check_range("eps", v, low=0.0, high=1.0) for v in values}))
-    if not grid:
-        raise ParameterError("eps=() is empty; give at least one budget in [0, 1], e.g. 0.01,0.03,0.1")
-    return grid
+def _attack_params(attacks, values) -> tuple[tuple[str, str, Any], ...]:
+    from artgenre.attacks.params import json_param, parse_triples, resolve_params
+
+    triples = parse_triples(values)
+    resolve_params(attacks=_attack_names(attacks), triples=triples)  # validates names and keys
+    return tuple((a, k, json_param(v)) for a, k, v in triples)
 
 
 def make_defense_config(**fields) -> DefenseConfig:
@@ -326,9 +277,9 @@ def make_defense_config(**fields) -> DefenseConfig:
     Raises
     ------
     ParameterError
-        Unknown field, model, defense, profile, init or attack; ``ratio`` outside (0, 1];
-        ``bit_depth`` not an integer in 1..64; ``target_fpr`` outside (0, 1); ``train_eps``
-        outside (0, 1]; ``eps`` outside [0, 1]; a minimal-norm attack (deepfool);
+        Unknown field, model, defense, profile, init, attack or attack parameter; ``ratio``
+        outside (0, 1]; ``bit_depth`` not an integer in 1..64; ``target_fpr`` outside (0, 1);
+        ``train_eps`` outside (0, 1]; ``eps`` outside [0, 1]; a minimal-norm attack (deepfool);
         non-positive epochs, steps, limit or batch sizes.
     """
     known = {f.name for f in dataclasses.fields(DefenseConfig)}

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from artgenre.errors import DataError, ParameterError, check_range
+from artgenre.errors import DataError, ParameterError, check_int, check_range
 from artgenre.registry import Registry
 
 #: Inner-attack settings per training profile: PGD steps and step size as a fraction of ε.
@@ -77,8 +77,7 @@ class InnerAttack:
     def __post_init__(self) -> None:
         INNER_ATTACKS[self.kind]
         check_range("train_eps", self.eps, low=0.0, high=1.0, low_open=True)
-        if isinstance(self.steps, bool) or not isinstance(self.steps, (int, np.integer)) or self.steps < 1:
-            raise ParameterError(f"inner_steps={self.steps!r} is not valid; expected an integer >= 1")
+        check_int("inner_steps", self.steps, 1)
         check_range("inner_step_ratio", self.step_ratio, low=0.0, low_open=True)
 
 
@@ -148,8 +147,7 @@ def make_inner_attack(*, classifier, settings: InnerAttack, batch_size: int = 32
     -------
     art.attacks.evasion.ProjectedGradientDescent
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ParameterError(f"batch_size={batch_size!r} is not valid; expected an integer >= 1")
+    check_int("batch_size", batch_size, 1)
     return INNER_ATTACKS[settings.kind](classifier, settings=settings, batch_size=batch_size)
 
 

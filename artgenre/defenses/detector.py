@@ -232,3 +232,92 @@ class SqueezeEnsemble(nn.Module):
         views = [x] + [_SqueezeView.apply(x, s) for s in self.squeezers]
         log_probs = torch.stack([torch.log_softmax(self.model(v), dim=1) for v in views])
         return torch.logsumexp(log_probs, dim=0) - np.log(len(views))
+
+
+def _row_key(attack: str, eps: float, adaptive: bool) -> tuple:
+    from artgenre.eps import eps_key
+
+    return (attack, eps_key(eps), bool(adaptive))
+
+
+class DetectorMonitor:
+    """The calibrated detector of a defense run and its per-(attack, ε, adaptive) metrics.
+
+    Calibrates on the clean validation split (``config.target_fpr``), scores the clean
+    evaluated samples, then `record` scores each adversarial set; `block` is the result's
+    ``detector`` entry. Rows of a previous run with the same threshold are kept for resuming.
+
+    Parameters
+    ----------
+    config : artgenre.defenses.DefenseConfig
+        Uses ``bit_depth``, ``median``, ``target_fpr``, ``eval_batch_size``.
+    guarded : ART classifier
+        The classifier the detector protects (without a squeezer attached).
+    data : artgenre.data.Dataset
+        ``val`` calibrates the threshold.
+    split : artgenre.data.Split
+        The evaluated samples.
+    previous : dict or None
+        A previous result of the same run.
+    """
+
+    def __init__(self, *, config, guarded, data, split, previous: dict | None):
+        import time
+
+        from artgenre.defenses.squeeze import detector_squeezers
+        from artgenre.evaluation import predict_logits
+
+        t0 = time.perf_counter()
+        self.guarded = guarded
+        self.batch_size = config.eval_batch_size
+        self.squeezers = detector_squeezers(bit_depth=config.bit_depth, median=config.median)
+        bs = self.batch_size
+        x_val = np.asarray(data.val.x, dtype=np.float32)
+        val_scores = detector_scores(classifier=guarded, x=x_val, squeezers=self.squeezers, batch_size=bs)
+        self.threshold = calibrate_threshold(scores=val_scores, target_fpr=config.target_fpr)
+        self.x = np.asarray(split.x, dtype=np.float32)
+        self.y = np.asarray(split.y, dtype=np.int64)
+        self.clean_scores = detector_scores(classifier=guarded, x=self.x, squeezers=self.squeezers, batch_size=bs)
+        self.clean_pred = predict_logits(guarded, self.x, batch_size=bs).argmax(axis=1)
+        accepted_right = (self.clean_scores <= self.threshold) & (self.clean_pred == self.y)
+        self.header = {
+            "threshold": self.threshold,
+            "target_fpr": config.target_fpr,
+            "fpr_val": proportion(int((val_scores > self.threshold).sum()), len(val_scores)),
+            "fpr_test": proportion(int((self.clean_scores > self.threshold).sum()), len(self.clean_scores)),
+            "clean_reject_accuracy": proportion(int(accepted_right.sum()), len(self.y)),
+            "squeezers": [f"bit_depth={config.bit_depth}"] + (["median_2x2"] if config.median else []),
+            "score": "max over squeezers of L1(softmax(x), softmax(squeeze(x)))",
+            "tpr_population": "successful adversarial examples (clean correct, adversarial wrong)",
+            "n_val": int(len(val_scores)),
+            "calibration_seconds": time.perf_counter() - t0,
+        }
+        old = (previous or {}).get("detector") or {}
+        same = isinstance(old, dict) and old.get("threshold") == self.threshold
+        self.per_attack: list[dict] = [p for p in old.get("per_attack") or [] if isinstance(p, dict)] if same else []
+
+    def has_row(self, cell: dict) -> bool:
+        """Whether ``cell``'s adversarial set has been scored (a resumed cell without a row must
+        be recomputed)."""
+        key = _row_key(cell["attack"], cell["eps"], cell["adaptive"])
+        return any(_row_key(p["attack"], p["eps"], p["adaptive"]) == key for p in self.per_attack)
+
+    def record(self, attack: str, eps: float, adaptive: bool, x_adv: np.ndarray) -> None:
+        """Score one adversarial set (the attacked samples, shape of ``split.x``)."""
+        from artgenre.evaluation import predict_logits
+
+        bs = self.batch_size
+        scores = detector_scores(classifier=self.guarded, x=x_adv, squeezers=self.squeezers, batch_size=bs)
+        adv_pred = predict_logits(self.guarded, x_adv, batch_size=bs).argmax(axis=1)
+        metrics = detection_metrics(threshold=self.threshold, clean_scores=self.clean_scores, adv_scores=scores,
+                                    y=self.y, clean_pred=self.clean_pred, adv_pred=adv_pred)
+        key = _row_key(attack, eps, adaptive)
+        self.per_attack = [p for p in self.per_attack if _row_key(p["attack"], p["eps"], p["adaptive"]) != key]
+        self.per_attack.append({"attack": attack, "eps": float(eps), "adaptive": bool(adaptive), **metrics})
+
+    def block(self, cells: list[dict]) -> dict:
+        """The result's ``detector`` entry: header plus the rows of ``cells``, in cell order."""
+        order = {_row_key(c["attack"], c["eps"], c["adaptive"]): i for i, c in enumerate(cells)}
+        rows = [p for p in self.per_attack if _row_key(p["attack"], p["eps"], p["adaptive"]) in order]
+        rows.sort(key=lambda p: order[_row_key(p["attack"], p["eps"], p["adaptive"])])
+        return {**self.header, "per_attack": rows}

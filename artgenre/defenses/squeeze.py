@@ -23,7 +23,7 @@ import functools
 
 import numpy as np
 
-from artgenre.errors import ParameterError
+from artgenre.errors import ParameterError, check_int
 
 #: Window of the median filter used by the detector (Xu et al. 2018 use 2 x 2 on MNIST/CIFAR).
 MEDIAN_WINDOW = 2
@@ -96,8 +96,7 @@ def make_median_filter(*, window: int = MEDIAN_WINDOW):
     """
     from art.defences.preprocessor import SpatialSmoothing
 
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ParameterError(f"window={window!r} is not valid; expected an integer >= 1")
+    check_int("window", window, 1)
     return SpatialSmoothing(window_size=window, channels_first=True, clip_values=(0.0, 1.0))
 
 

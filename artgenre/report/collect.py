@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from artgenre.eps import eps_key as _canonical_eps
 from artgenre.errors import DataError
 from artgenre.runtime import log
 
@@ -27,6 +28,8 @@ _REQUIRED = {
     "defense": ("model", "defense", "cells"),
 }
 BASELINE = "none"
+#: Newest result-file layout this report understands; files without ``schema_version`` are 1.
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,17 @@ class ResultFile:
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def schema_version(self) -> int:
+        v = self.data.get("schema_version", 1)
+        return v if isinstance(v, int) and not isinstance(v, bool) else 1
+
+    @property
+    def created(self) -> str:
+        """``meta.created`` (ISO time, sorts chronologically), or ``""`` when not recorded."""
+        c = as_dict(self.data.get("meta")).get("created")
+        return c if isinstance(c, str) else ""
+
 
 @dataclass(frozen=True)
 class ResultSet:
@@ -66,6 +80,7 @@ class ResultSet:
     defense: tuple[ResultFile, ...] = ()
     unreadable: tuple[tuple[str, str], ...] = ()
     ignored: tuple[tuple[str, str], ...] = ()
+    pipeline: dict | None = None
 
     @property
     def all(self) -> tuple[ResultFile, ...]:
@@ -99,7 +114,8 @@ def load_results(*, results_dir: str | Path, exclude: Iterable[str | Path] = ())
     -------
     ResultSet
         JSON objects with a ``"kind"`` of ``train``, ``attack`` or ``defense`` are results;
-        JSON without ``"kind"`` is skipped silently; unknown kinds are listed in ``ignored``;
+        JSON without ``"kind"`` is skipped silently, ``kind: "pipeline"`` is kept as
+        ``pipeline`` (the newest one) but is not a result; unknown kinds are listed in ``ignored``;
         malformed JSON or results missing required keys are listed in ``unreadable`` with a
         logged warning.
 
@@ -114,6 +130,7 @@ def load_results(*, results_dir: str | Path, exclude: Iterable[str | Path] = ())
     groups: dict[str, list[ResultFile]] = {k: [] for k in RESULT_KINDS}
     unreadable: list[tuple[str, str]] = []
     ignored: list[tuple[str, str]] = []
+    pipelines: list[dict] = []
     for path in _candidates(root, [Path(e) for e in exclude]):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -128,6 +145,8 @@ def load_results(*, results_dir: str | Path, exclude: Iterable[str | Path] = ())
             ignored.append((str(path), f"kind {kind!r} is not a string"))
             continue
         if kind in NON_RESULT_KINDS:
+            if kind == "pipeline":
+                pipelines.append(data)
             continue
         if kind not in RESULT_KINDS:
             ignored.append((str(path), f"unknown kind {kind!r}"))
@@ -151,6 +170,8 @@ def load_results(*, results_dir: str | Path, exclude: Iterable[str | Path] = ())
         defense=tuple(groups["defense"]),
         unreadable=tuple(unreadable),
         ignored=tuple(ignored),
+        # The newest pipeline record describes the run that wrote (most of) this folder.
+        pipeline=max(pipelines, key=lambda d: str(as_dict(d.get("meta")).get("created", "")), default=None),
     )
 
 
@@ -230,9 +251,9 @@ def accuracy(ev: Any, which: str = "segment") -> dict | None:
 
 
 def eps_key(eps: Any) -> float | None:
-    """ε rounded to 6 decimals: cells whose ε agree to 1e-6 are the same budget."""
+    """`artgenre.eps.eps_key` of a number read from a file; None when it is not a number."""
     e = num(eps)
-    return None if e is None else round(e, 6)
+    return None if e is None else _canonical_eps(e)
 
 
 def cells_of(result: ResultFile) -> list[dict]:
@@ -242,6 +263,14 @@ def cells_of(result: ResultFile) -> list[dict]:
         if isinstance(c, dict) and isinstance(c.get("attack"), str) and eps_key(c.get("eps")) is not None:
             out.append(c)
     return out
+
+
+def detector_entries(result: ResultFile) -> list[tuple[dict, dict]]:
+    """``(detector block, per-attack entry)`` pairs of a defense result (empty without a detector)."""
+    det = result.data.get("detector")
+    if not isinstance(det, dict):
+        return []
+    return [(det, pa) for pa in as_list(det.get("per_attack")) if isinstance(pa, dict)]
 
 
 def genres_of(*results: ResultFile, n_classes: int | None = None) -> tuple[str, ...] | None:

@@ -1,8 +1,15 @@
-"""Saved adversarial examples (the ``.npz`` files named by attack results)."""
+"""Saved adversarial examples (the ``.npz`` files named by attack results).
+
+Only successful attacks are shown as such. Files that record the model's predictions
+(``pred_clean``, ``pred_adv`` per example) keep only examples with
+``pred_clean == y != pred_adv`` (``verified`` True); files without them (older runs) keep every
+example with ``verified`` None, and the report says that they are not verified.
+"""
 
 from __future__ import annotations
 
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,41 +48,80 @@ def _read_npz(result: ResultFile, path: Path) -> list[dict]:
         if clean.shape != adv.shape or clean.ndim != 4 or clean.shape[1:] != _SHAPE_TAIL:
             raise ValueError(f"clean {clean.shape} / adversarial {adv.shape}; expected (n, 1, 128, 128) both")
         n = clean.shape[0]
-        get = {k: (z[k] if k in z else None) for k in ("y", "track", "attack", "eps", "genres")}
+        keys = ("y", "track", "attack", "eps", "genres", "pred_clean", "pred_adv")
+        get = {k: (z[k] if k in z else None) for k in keys}
     genres = tuple(map(str, get["genres"])) if get["genres"] is not None else genres_of(result)
     ys = _per_example(get["y"], n, None)
     tracks = _per_example(get["track"], n, "")
     attacks = _per_example(get["attack"], n, "?")
     eps = _per_example(get["eps"], n, float("nan"))
+    recorded = get["pred_clean"] is not None and get["pred_adv"] is not None
+    pred_clean = _per_example(get["pred_clean"], n, None)
+    pred_adv = _per_example(get["pred_adv"], n, None)
     indices = as_list(as_dict(result.data.get("examples")).get("indices"))
     out = []
     for i in range(n):
-        y = ys[i]
-        genre = genres[int(y)] if genres is not None and y is not None and 0 <= int(y) < len(genres) else ("" if y is None else str(y))
+        y, pc, pa = ys[i], pred_clean[i], pred_adv[i]
+        verified = None
+        if recorded:
+            verified = None not in (y, pc, pa) and int(pc) == int(y) != int(pa)
         out.append({
             "model": result.model, "strategy": result.defense or BASELINE,
             "source_model": result.source_model, "file": path.name,
-            "sample": indices[i] if i < len(indices) else i, "y": y, "genre": genre,
+            "sample": indices[i] if i < len(indices) else i, "y": y, "genre": _label(genres, y),
+            "pred_clean": pc, "pred_adv": pa, "pred_clean_genre": _label(genres, pc),
+            "pred_adv_genre": _label(genres, pa), "verified": verified,
             "track": str(tracks[i]), "attack": str(attacks[i]), "eps": float(eps[i]),
             "clean": clean[i, 0], "adversarial": adv[i, 0],
         })
     return out
 
 
-def load_examples(*, index: ResultIndex, max_examples: int) -> tuple[list[dict], list[tuple[str, str]]]:
-    """Up to ``max_examples`` saved examples, taken in turn from each examples file.
+def _label(genres, y) -> str:
+    if y is None:
+        return ""
+    return genres[int(y)] if genres is not None and 0 <= int(y) < len(genres) else str(y)
 
-    Undefended white-box results come first, then defended, then transfer results (each group
-    taken in turn across its files before the next group is used), so a small limit still
-    shows the main attacks. Each example gets a running ``idx``.
 
-    Returns
-    -------
+@dataclass(frozen=True)
+class ExampleSelection:
+    """What `load_examples` chose and how many saved examples it saw.
+
+    Attributes
+    ----------
     examples : list of dict
-        ``idx, model, strategy, source_model, file, sample, y, genre, track, attack, eps,
+        ``idx, model, strategy, source_model, file, sample, y, genre, pred_clean, pred_adv,
+        pred_clean_genre, pred_adv_genre, verified (True or None), track, attack, eps,
         clean (128, 128), adversarial (128, 128)``.
     unreadable : list of (path, reason)
         Example files that are missing or malformed (logged as warnings, not raised).
+    saved : int
+        Examples in the readable files.
+    successful : int
+        Saved examples verified as successful attacks.
+    unverified : int
+        Saved examples from files that do not record predictions.
+    """
+
+    examples: list[dict]
+    unreadable: list[tuple[str, str]]
+    saved: int = 0
+    successful: int = 0
+    unverified: int = 0
+
+
+def load_examples(*, index: ResultIndex, max_examples: int) -> ExampleSelection:
+    """Up to ``max_examples`` saved examples: successful attacks, one per genre where possible.
+
+    Examples that are recorded as unsuccessful (see module docstring) are dropped. Verified
+    examples come before unverified ones; within that, undefended white-box results come
+    first, then defended, then transfer results (each group taken in turn across its files),
+    so a small limit still shows the main attacks. A first pass takes one example per true
+    genre, a second fills the remaining places. Each example gets a running ``idx``.
+
+    Returns
+    -------
+    ExampleSelection
     """
     def group(r) -> tuple:
         return (r.source_model is not None, r.defense is not None)
@@ -93,17 +139,27 @@ def load_examples(*, index: ResultIndex, max_examples: int) -> tuple[list[dict],
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             log.warning("skipping examples file %s: %s", path, exc)
             unreadable.append((str(path), str(exc)))
-    chosen: list[dict] = []
+    ordered: list[dict] = []
     # Round-robin within a group before moving to the next: a transfer file's examples are the
     # source model's white-box ones again, so they only fill what the white-box files leave.
     for g in sorted(set(groups)):
         files = [f for f, fg in zip(per_file, groups) if fg == g]
-        depth = 0
-        while len(chosen) < max_examples and any(depth < len(f) for f in files):
-            for f in files:
-                if depth < len(f) and len(chosen) < max_examples:
-                    chosen.append(f[depth])
-            depth += 1
+        for depth in range(max((len(f) for f in files), default=0)):
+            ordered += [f[depth] for f in files if depth < len(f)]
+    saved = len(ordered)
+    ordered = [ex for ex in ordered if ex["verified"] is not False]
+    ordered.sort(key=lambda ex: ex["verified"] is None)
+    chosen: list[dict] = []
+    genres_taken: set[str] = set()
+    for ex in ordered:
+        if len(chosen) < max_examples and ex["genre"] not in genres_taken:
+            chosen.append(ex)
+            genres_taken.add(ex["genre"])
+    chosen += [ex for ex in ordered if not any(ex is c for c in chosen)][: max_examples - len(chosen)]
     for i, ex in enumerate(chosen):
         ex["idx"] = i
-    return chosen, unreadable
+    return ExampleSelection(
+        examples=chosen, unreadable=unreadable, saved=saved,
+        successful=sum(ex["verified"] is True for ex in ordered),
+        unverified=sum(ex["verified"] is None for ex in ordered),
+    )

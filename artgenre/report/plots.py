@@ -13,7 +13,7 @@ import numpy as np
 
 from artgenre.data.features import TOP_DB, unit_to_db
 from artgenre.io import atomic_path
-from artgenre.report.collect import BASELINE, as_dict, as_list, num, prop
+from artgenre.report.collect import BASELINE, as_dict, as_list, detector_entries, num, prop
 from artgenre.report.index import ResultIndex
 
 _DPI = 110
@@ -59,13 +59,23 @@ def _db_axis(ax, linthresh: float | None, ticks: list[float] | None = None) -> N
     top.set_xlabel("ε (dB on the log-mel scale, 80·ε)")
 
 
-def _series(cells) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    pts = sorted((c.eps, c.accuracy) for c in cells if c is not None and c.accuracy is not None)
+def _bounds(p: dict) -> tuple[float, float, float]:
+    """(value, CI low, CI high) of a proportion in %; a missing bound is the value itself."""
+    v = p["value"]
+    lo, hi = (v if p.get(k) is None else p[k] for k in ("ci_low", "ci_high"))
+    return 100 * v, 100 * lo, 100 * hi
+
+
+def _points(pts: list[tuple[float, dict]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(ε, accuracy %, CI low %, CI high %) arrays of (ε, proportion) points, sorted by ε."""
+    pts = sorted(pts, key=lambda p: p[0])
     e = np.array([p[0] for p in pts], dtype=float)
-    v = np.array([p[1]["value"] for p in pts], dtype=float)
-    lo = np.array([p[1]["ci_low"] if p[1]["ci_low"] is not None else p[1]["value"] for p in pts])
-    hi = np.array([p[1]["ci_high"] if p[1]["ci_high"] is not None else p[1]["value"] for p in pts])
-    return e, 100 * v, 100 * lo, 100 * hi
+    b = np.array([_bounds(p[1]) for p in pts], dtype=float).reshape(-1, 3)
+    return e, b[:, 0], b[:, 1], b[:, 2]
+
+
+def _series(cells) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return _points([(c.eps, c.accuracy) for c in cells if c is not None and c.accuracy is not None])
 
 
 def plot_accuracy_vs_eps(*, index: ResultIndex, model: str, path: Path) -> Path | None:
@@ -99,11 +109,8 @@ def plot_accuracy_vs_eps(*, index: ResultIndex, model: str, path: Path) -> Path 
                 continue
             if s == BASELINE and clean is not None and 0.0 not in e:
                 # The clean accuracy anchors the curve at ε = 0.
-                c = clean
-                e = np.r_[0.0, e]
-                v = np.r_[100 * c["value"], v]
-                lo = np.r_[100 * (c["ci_low"] if c["ci_low"] is not None else c["value"]), lo]
-                hi = np.r_[100 * (c["ci_high"] if c["ci_high"] is not None else c["value"]), hi]
+                cv, clo, chi = _bounds(clean)
+                e, v, lo, hi = np.r_[0.0, e], np.r_[cv, v], np.r_[clo, lo], np.r_[chi, hi]
             color = colors.setdefault(s, palette[len(colors) % len(palette)])
             adaptive = any(c is not None and c.adaptive for c in cells)
             label = "undefended" if s == BASELINE else s + (" (adaptive)" if adaptive else "")
@@ -111,11 +118,7 @@ def plot_accuracy_vs_eps(*, index: ResultIndex, model: str, path: Path) -> Path 
                     lw=2.2 if s == BASELINE else 1.5)
             ax.fill_between(e, lo, hi, color=color, alpha=0.15, lw=0)
         if df_pts:
-            df_pts.sort(key=lambda p: p[0])
-            de = np.array([p[0] for p in df_pts])
-            dv = np.array([100 * p[1]["value"] for p in df_pts])
-            dlo = np.array([100 * (p[1]["ci_low"] if p[1]["ci_low"] is not None else p[1]["value"]) for p in df_pts])
-            dhi = np.array([100 * (p[1]["ci_high"] if p[1]["ci_high"] is not None else p[1]["value"]) for p in df_pts])
+            de, dv, dlo, dhi = _points(df_pts)
             ax.plot(de, dv, ls="--", color="0.35", label="DeepFool (min-norm, acc. at ε)")
             ax.fill_between(de, dlo, dhi, color="0.5", alpha=0.12, lw=0)
         positive = sorted({e for e in index.eps_values(model) + [p[0] for p in df_pts] if e > 0})
@@ -175,8 +178,17 @@ def plot_deepfool_hist(*, index: ResultIndex, path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def example_caption(ex: dict) -> str:
+    """``"true blues, predicted blues → jazz"``, or the true label and "not verified" when the
+    examples file does not record the model's predictions."""
+    if ex.get("verified") is True:
+        return f"true {ex['genre']}, predicted {ex['pred_clean_genre']} → {ex['pred_adv_genre']}"
+    return f"true {ex.get('genre', '')}, predictions not recorded (not verified)"
+
+
 def plot_spectrograms(*, examples: list[dict], path: Path) -> Path | None:
-    """Rows of (clean, magnified perturbation, adversarial) log-mel spectrograms, in dB."""
+    """Rows of (clean, magnified perturbation, adversarial) log-mel spectrograms, in dB, each
+    captioned with the true genre and the predictions clean → adversarial."""
     if not examples:
         return None
     n = len(examples)
@@ -190,11 +202,11 @@ def plot_spectrograms(*, examples: list[dict], path: Path) -> Path | None:
         im0 = row[0].imshow(clean_db, origin="lower", aspect="auto", cmap="magma", vmin=-TOP_DB, vmax=0)
         im1 = row[1].imshow(delta_db, origin="lower", aspect="auto", cmap="RdBu_r", vmin=-peak, vmax=peak)
         im2 = row[2].imshow(adv_db, origin="lower", aspect="auto", cmap="magma", vmin=-TOP_DB, vmax=0)
-        head = f"#{ex['idx']} {ex.get('genre', '')} · {ex['attack']} ε={ex['eps']:g}"
-        row[0].set_title(f"{head}\nclean")
-        # The colour scale is stretched to the perturbation's own peak, which is tiny next
-        # to the 80 dB range of the spectrograms.
-        row[1].set_title(f"perturbation (colour scale ±{peak:.2f} dB, ×{TOP_DB / peak:.0f} vs. spectrogram)")
+        row[0].set_title("clean")
+        # The centre title carries the caption: it has room on both sides. The colour scale is
+        # stretched to the perturbation's own peak, tiny next to the spectrograms' 80 dB range.
+        row[1].set_title(f"#{ex['idx']} {ex['attack']} ε={ex['eps']:g} · {example_caption(ex)}\n"
+                         f"perturbation (colour scale ±{peak:.2f} dB, ×{TOP_DB / peak:.0f} vs. spectrogram)")
         row[2].set_title("adversarial")
         fig.colorbar(im0, ax=row[0], label="dB")
         fig.colorbar(im1, ax=row[1], label="Δ dB")
@@ -202,7 +214,9 @@ def plot_spectrograms(*, examples: list[dict], path: Path) -> Path | None:
         for ax in row:
             ax.set_xlabel("frame (23 ms hops)")
             ax.set_ylabel("mel band")
-    fig.suptitle("Saved adversarial examples (log-mel, dB relative to clip max)")
+    unverified = sum(ex.get("verified") is not True for ex in examples)
+    note = f"; {unverified} NOT verified as successful attacks" if unverified else "; successful attacks only"
+    fig.suptitle(f"Saved adversarial examples (log-mel, dB relative to clip max){note}")
     return _save(fig, path)
 
 
@@ -210,13 +224,8 @@ def plot_detector_roc(*, index: ResultIndex, path: Path, max_curves: int = 12) -
     """ROC curves from the detector blocks (at most ``max_curves``, adaptive ones dashed)."""
     curves = []
     for r in index.results.defense:
-        det = r.data.get("detector")
-        if not isinstance(det, dict):
-            continue
-        for pa in as_list(det.get("per_attack")):
-            roc = pa.get("roc") if isinstance(pa, dict) else None
-            if not isinstance(roc, dict):
-                continue
+        for _det, pa in detector_entries(r):
+            roc = as_dict(pa.get("roc"))
             fpr, tpr = np.asarray(as_list(roc.get("fpr")), float), np.asarray(as_list(roc.get("tpr")), float)
             if fpr.size and fpr.size == tpr.size:
                 curves.append((r.model, r.defense, pa, fpr, tpr))

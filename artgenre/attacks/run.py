@@ -1,0 +1,305 @@
+"""``artgenre attack``: `AttackConfig` and `run_attack` (white-box and transfer sweeps).
+
+`run_attack` loads the checkpoint(s), reloads the data the target was trained on, takes
+``limit`` samples (`artgenre.runs.choose_samples`), sweeps the ε-bounded attacks
+(`artgenre.attacks.cells.sweep_cells`), runs each minimal-norm attack once
+(`artgenre.attacks.minimal`), runs the checks (`artgenre.attacks.checks`), saves examples
+(`artgenre.attacks.examples`) and writes ``<out>/attack-<model>[-from-<source>][-<defense>].json``
+after every cell through `artgenre.runs.ResultWriter`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from artgenre.attacks import examples as ex
+from artgenre.attacks.cells import seed_cell, sweep_cells
+from artgenre.attacks.checks import run_checks
+from artgenre.attacks.minimal import minimal_norm_block, reuse_block
+from artgenre.attacks.params import params_to_json, parse_triples, resolve_params
+from artgenre.attacks.spec import ATTACKS, attack_spec
+from artgenre.errors import ParameterError, check_choice, check_device_name, check_int
+from artgenre.io import read_result
+from artgenre.runs import (
+    ResultWriter,
+    check_fits,
+    choose_samples,
+    json_values,
+    load_checkpoint_data,
+    load_classifier,
+    parse_eps,
+    previous_result,
+    same_eps,
+    sha256,
+    stratified_order,
+)
+from artgenre.runtime import log, run_metadata, seed_everything
+from artgenre.threats import DEFAULT_THREAT, THREAT_MODELS
+
+#: The seed paper's ε grid (input units; 0.01 = 0.8 dB, 0.1 = 8 dB).
+DEFAULT_EPS = (0.0, 0.001, 0.005, 0.01, 0.03, 0.05, 0.1)
+DEFAULT_ATTACKS = ("fgsm", "pgd", "deepfool")
+#: Data partitions an attack run may attack.
+PARTITIONS = ("train", "val", "test")
+
+
+def _parse_attacks(values) -> tuple[str, ...]:
+    if isinstance(values, str):
+        values = [v.strip() for v in values.split(",") if v.strip()]
+    names = tuple(dict.fromkeys(attack_spec(v).name for v in values))
+    if not names:
+        raise ParameterError(f"attacks is empty; choose from: {', '.join(ATTACKS)}, or art:<Class>")
+    return names
+
+
+@dataclass(frozen=True)
+class AttackConfig:
+    """Everything that determines an ``artgenre attack`` run (saved as ``config``).
+
+    Attributes
+    ----------
+    checkpoint : str
+        Checkpoint of the evaluated (target) model.
+    attacks : tuple of str
+        `ATTACKS` keys or ``art:<Class>`` names; a comma-separated string is accepted.
+    eps : tuple of float
+        Budgets (`artgenre.eps.parse_eps`: each finite in [0, 1], sorted, duplicates dropped;
+        a comma-separated string is accepted).
+    limit : int or None
+        Attack only this many samples of the partition (seeded, class-stratified); None: all.
+    batch_size : int
+        Attack and prediction batch size (>= 1).
+    device : str
+        ``"auto" | "cpu" | "cuda" | "cuda:N"``.
+    out : str
+        Output folder.
+    seed : int
+        Seeds the sample choice and every cell (>= 0).
+    source_checkpoint : str or None
+        Transfer attack: craft on this model, evaluate the target.
+    params : tuple of (attack, key, value)
+        Attack parameters; attack ``"*"`` means every attack that accepts the key. Strings
+        ``"pgd.steps=50"`` / ``"norm=inf"`` are parsed (`artgenre.attacks.parse_params`).
+    n_examples : int
+        Adversarial examples saved to the ``.npz`` (>= 0).
+    partition : str
+        ``"test"`` (default), ``"val"`` or ``"train"``: which part of the split is attacked.
+    threat : str
+        `artgenre.threats.THREAT_MODELS` key (what is perturbed).
+
+    Raises
+    ------
+    ParameterError
+        A bad ε (negative, > 1, NaN, not a number), unknown attack, unknown or misdirected
+        parameter, or another out-of-range field.
+    """
+
+    checkpoint: str
+    attacks: tuple[str, ...] = DEFAULT_ATTACKS
+    eps: tuple[float, ...] = DEFAULT_EPS
+    limit: int | None = None
+    batch_size: int = 64
+    device: str = "auto"
+    out: str = "results"
+    seed: int = 0
+    source_checkpoint: str | None = None
+    params: tuple[tuple[str, str, Any], ...] = ()
+    n_examples: int = 8
+    partition: str = "test"
+    threat: str = DEFAULT_THREAT
+
+    def __post_init__(self) -> None:
+        def set_(name: str, value) -> None:  # normalise fields of the frozen instance
+            object.__setattr__(self, name, value)
+
+        if self.checkpoint is None or not str(self.checkpoint).strip():
+            raise ParameterError("checkpoint is required; give the .pt file written by `artgenre train`")
+        set_("checkpoint", str(self.checkpoint))
+        set_("attacks", _parse_attacks(self.attacks))
+        set_("eps", parse_eps(self.eps))
+        set_("limit", None if self.limit is None else check_int("limit", self.limit, 1))
+        set_("batch_size", check_int("batch_size", self.batch_size, 1))
+        set_("device", check_device_name(self.device))
+        set_("out", str(self.out))
+        set_("seed", check_int("seed", self.seed, 0))
+        set_("source_checkpoint", None if self.source_checkpoint in (None, "") else str(self.source_checkpoint))
+        set_("n_examples", check_int("n_examples", self.n_examples, 0))
+        check_choice("partition", self.partition, PARTITIONS)
+        THREAT_MODELS[self.threat]
+        triples = parse_triples(self.params)
+        resolve_params(attacks=self.attacks, triples=triples)  # validates names and keys
+        set_("params", triples)
+
+    def attack_params(self) -> dict[str, dict[str, Any]]:
+        """Per-attack parameter dicts (``"*"`` entries expanded)."""
+        return resolve_params(attacks=self.attacks, triples=self.params)
+
+    def to_dict(self) -> dict:
+        """JSON form (parameter values ``inf`` kept as the string ``"inf"``)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["params"] = params_to_json(self.params)
+        return json_values(d)
+
+
+def result_stem(*, model: str, source_model: str | None = None, defense: str | None = None) -> str:
+    """``attack-<model>[-from-<source>][-<defense>]`` (without ``.json``)."""
+    return "attack-" + model + (f"-from-{source_model}" if source_model else "") + (f"-{defense}" if defense else "")
+
+
+def _resume_key(config: AttackConfig) -> dict:
+    # Cells depend on these; attacks, ε grid, n_examples, out, device and batch size do not
+    # (per-cell seeding makes a cell independent of the grid and of batching).
+    d = config.to_dict()
+    return {"checkpoint_sha256": sha256(config.checkpoint), "source_sha256": sha256(config.source_checkpoint),
+            **{k: d[k] for k in ("limit", "seed", "params", "partition", "threat")}}
+
+
+def _whitebox_reference(out: Path, model: str, defense: str | None) -> list[dict] | None:
+    ref = read_result(out / (result_stem(model=model, defense=defense) + ".json"), kind="attack")
+    if ref is None or ref.get("source_model"):
+        return None
+    return [c for c in ref.get("cells") or [] if isinstance(c, dict) and "segment_accuracy" in c]
+
+
+def run_attack(config: AttackConfig, *, data=None, progress: bool = True) -> dict:
+    """Attack a trained model over an ε grid and write ``<out>/attack-<model>[-from-<source>].json``.
+
+    The result (``kind: "attack"``, docs/design.md) is rewritten after every cell; a rerun with
+    the same checkpoint(s), limit, seed, partition, threat and parameters reuses the finished
+    (attack, ε) cells, the minimal-norm block and the examples, otherwise everything is
+    recomputed.
+
+    Parameters
+    ----------
+    config : AttackConfig
+    data : artgenre.data.Dataset, optional
+        Already-loaded data (tests, pipelines); default: reloaded from the checkpoint.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    dict
+        The result as written (JSON values).
+
+    Raises
+    ------
+    CheckpointError
+        Missing or unreadable checkpoint, or one without a data configuration.
+    DataError
+        Input shape or class count that does not fit the model(s).
+    """
+    from artgenre.evaluation import evaluate, predict_logits
+    from artgenre.threats import threat_model
+
+    if not isinstance(config, AttackConfig):
+        raise ParameterError(f"config must be an AttackConfig; got {type(config).__name__}")
+    started = time.perf_counter()
+    seed_everything(config.seed)
+    threat = threat_model(config.threat)
+    target = load_classifier(config.checkpoint, device=config.device, threat=config.threat)
+    source = load_classifier(config.source_checkpoint, device=config.device, threat=config.threat) \
+        if config.source_checkpoint else None
+    if data is None:
+        data = load_checkpoint_data(checkpoint=target.checkpoint, progress=progress)
+    full = data.split(config.partition)
+    for loaded, role in ((target, "model"), (source, "source model")):
+        if loaded is not None:
+            check_fits(classifier=loaded.classifier, shape=threat.input_shape(full), n_classes=data.n_classes,
+                       what=f"the {role} of {str(loaded.checkpoint.path)!r}",
+                       where=f"the {config.partition} split of dataset {data.name!r}")
+    index, split = choose_samples(split=full, limit=config.limit, seed=config.seed)
+    # Positions within the attacked samples; stored in the result as indices into the split.
+    example_idx = np.sort(stratified_order(y=split.y, seed=config.seed)[: config.n_examples])
+
+    clf = target.classifier
+    model = target.checkpoint.model_name
+    source_model = source.checkpoint.model_name if source else None
+    out = Path(config.out)
+    stem = result_stem(model=model, source_model=source_model, defense=target.defense)
+    path, examples_path = out / f"{stem}.json", out / f"{stem}-examples.npz"
+    key = _resume_key(config)
+    previous = previous_result(path, kind="attack", resume_key=key) or {}
+    existing = [c for c in previous.get("cells") or [] if isinstance(c, dict)]
+
+    x_split = threat.inputs(split)
+    clean_logits = predict_logits(clf, x_split, batch_size=config.batch_size)
+    clean = evaluate(logits=clean_logits, y=split.y, track=split.track, n_classes=int(data.n_classes))
+    craft = source.classifier if source else clf
+    params = config.attack_params()
+    swept = [a for a in config.attacks if attack_spec(a).eps_bounded]
+    minimal = [a for a in config.attacks if attack_spec(a).minimal_norm]
+
+    writer = ResultWriter(path=path, base={
+        "kind": "attack", "config": config.to_dict(), "meta": run_metadata(), "model": model, "dataset": data.name,
+        "genres": list(data.genres), "source_model": source_model, "defense": target.defense,
+        "threat": config.threat, "clean": clean, "n_samples": int(len(split)), "resume_key": key,
+    }, started=started)
+    state: dict[str, Any] = {"cells": [], "deepfool": None}
+
+    def write(complete: bool, **extra) -> dict:
+        return writer.write(complete=complete, cells=state["cells"], deepfool=state["deepfool"], **extra)
+
+    def save(cells: list) -> None:
+        state["cells"] = cells
+        write(False, checks=[], examples=None)
+
+    chosen = ex.choose_example_cell(swept, config.eps)
+    captured: dict[str, np.ndarray] = {}
+
+    def capture(attack: str, eps: float, x_adv: np.ndarray) -> None:
+        if chosen is not None and attack == chosen[0] and same_eps(eps, chosen[1]):
+            captured["x"] = np.array(x_adv[example_idx], dtype=np.float32)
+
+    state["cells"] = sweep_cells(
+        craft_classifier=craft, eval_classifier=clf, split=split, attacks=swept, eps=config.eps,
+        batch_size=config.batch_size, seed=config.seed, params=params, on_adversarial=capture,
+        existing_cells=existing, save=save, adaptive=False, clean_logits=clean_logits, progress=progress,
+        threat=config.threat,
+    )
+
+    for attack in minimal:
+        block = reuse_block(previous.get("deepfool"), attack=attack, eps=config.eps)
+        if block is not None:
+            log.info("%s block reused from %s", attack, path)
+        else:
+            block = minimal_norm_block(
+                craft_classifier=craft, eval_classifier=clf, split=split, eps=config.eps,
+                batch_size=config.batch_size, seed=config.seed, params=params.get(attack),
+                clean_logits=clean_logits, progress=progress, attack=attack, threat=config.threat,
+            )
+        state["deepfool"] = block
+        write(False, checks=[], examples=None)
+
+    whitebox = _whitebox_reference(out, model, target.defense) if source else None
+    checks = run_checks(cells=state["cells"], n_classes=int(data.n_classes), whitebox_cells=whitebox,
+                        transfer=source is not None)
+
+    examples = None
+    if chosen is not None and len(example_idx):
+        attack, eps = chosen
+        indices = [int(i) for i in index[example_idx]]
+        if "x" in captured or not ex.can_reuse(previous.get("examples"), path=examples_path, attack=attack,
+                                                eps=eps, indices=indices):
+            if "x" not in captured:
+                seed_cell(config.seed, attack, eps)
+                atk = attack_spec(attack).build(craft, eps=eps, batch_size=config.batch_size,
+                                                params=params.get(attack))
+                captured["x"] = atk.generate(np.asarray(x_split[example_idx], dtype=np.float32),
+                                             split.y[example_idx])
+            pred_adv = predict_logits(clf, captured["x"], batch_size=config.batch_size).argmax(axis=1)
+            ex.save_examples(examples_path, **ex.example_arrays(
+                split=split, idx=example_idx, adversarial=captured["x"], attack=attack, eps=eps,
+                genres=data.genres, pred_clean=clean_logits.argmax(axis=1)[example_idx], pred_adv=pred_adv,
+            ))
+        examples = {"file": examples_path.name, "indices": indices, "attack": attack, "eps": float(eps)}
+
+    return write(True, checks=checks, examples=examples, seconds=writer.seconds())
+
+
+__all__ = ["AttackConfig", "DEFAULT_ATTACKS", "DEFAULT_EPS", "PARTITIONS", "result_stem", "run_attack"]

@@ -1,0 +1,166 @@
+"""The report's table type and its one renderer for Markdown, CSV and JSON.
+
+A `Table` holds raw values (fractions in [0, 1], proportion dicts, seconds); formatting
+happens only when rendering, so ``report.json`` and the CSV files keep full precision.
+Accuracies are shown in percent in Markdown and kept as fractions in CSV/JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from artgenre.registry import Registry
+from artgenre.report.collect import num, prop
+from artgenre.report.improvement import factor_label
+
+ADAPTIVE_MARK = "(a)"
+DASH = "—"
+
+
+def _pct(v: float | None) -> str:
+    return DASH if v is None else f"{100 * v:.1f}"
+
+
+FORMATS: Registry[Callable[[object], str]] = Registry("column format")
+FORMATS.register("str")(lambda v: DASH if v is None or v == "" else str(v))
+FORMATS.register("int")(lambda v: DASH if num(v) is None else f"{int(num(v)):,}")
+FORMATS.register("float2")(lambda v: DASH if num(v) is None else f"{num(v):.2f}")
+FORMATS.register("float3")(lambda v: DASH if num(v) is None else f"{num(v):.3f}")
+FORMATS.register("float4")(lambda v: DASH if num(v) is None else f"{num(v):.4f}")
+FORMATS.register("eps")(lambda v: DASH if num(v) is None else f"{num(v):g}")
+FORMATS.register("db")(lambda v: DASH if num(v) is None else f"{num(v):.1f} dB")
+FORMATS.register("seconds")(lambda v: DASH if num(v) is None else f"{num(v):,.1f} s")
+FORMATS.register("ms")(lambda v: DASH if num(v) is None else f"{num(v):.2f} ms")
+FORMATS.register("pct")(lambda v: _pct(num(v)))
+FORMATS.register("pts")(lambda v: DASH if num(v) is None else f"{100 * num(v):+.1f}")
+FORMATS.register("ratio")(lambda v: DASH if num(v) is None else f"{num(v):.2f}×")
+FORMATS.register("bool")(lambda v: DASH if v is None else ("yes" if v else "no"))
+FORMATS.register("check")(lambda v: "skipped" if v is None else ("passed" if v else "**FAILED**"))
+FORMATS.register("link")(lambda v: DASH if not v else f"[{v}]({v})")
+FORMATS.register("factor")(lambda v: factor_label(factor=v if isinstance(v, (int, float)) else None))
+_TEXT_KINDS = frozenset({"str", "bool", "check", "link"})
+
+
+@FORMATS.register("prop")
+def _fmt_prop(v: object) -> str:
+    p = v if isinstance(v, dict) else prop(v)
+    if p is None:
+        return DASH
+    text = _pct(p["value"])
+    if p.get("ci_low") is not None and p.get("ci_high") is not None:
+        text += f" [{_pct(p['ci_low'])}, {_pct(p['ci_high'])}]"
+    if isinstance(v, dict) and v.get("adaptive"):
+        text += f" {ADAPTIVE_MARK}"
+    return text
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: ``name`` (CSV/JSON key), ``header`` (Markdown) and format ``kind``."""
+
+    name: str
+    header: str
+    kind: str = "str"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A report table with raw row values.
+
+    Attributes
+    ----------
+    key : str
+        Stable file stem (``table1_clean`` → ``table1_clean.csv``).
+    title : str
+    columns : tuple of Column
+    rows : tuple of dict
+        Column name → raw value: a number, a string, ``None`` or a proportion dict
+        ``{"value", "ci_low", "ci_high"[, "adaptive"]}`` (fractions in [0, 1]).
+    note : str
+        Markdown shown under the table (definitions, units).
+    not_run : str or None
+        Why the table is empty (shown as "not run: ..."); None when it has rows.
+    """
+
+    key: str
+    title: str
+    columns: tuple[Column, ...]
+    rows: tuple[dict, ...] = ()
+    note: str = ""
+    not_run: str | None = None
+
+    def to_markdown(self) -> str:
+        """The table as a GitHub-flavoured Markdown section body (no heading)."""
+        if self.not_run or not self.rows:
+            return f"_not run_: {self.not_run or 'no rows'}\n"
+        head = "| " + " | ".join(c.header.replace("|", "\\|") for c in self.columns) + " |"
+        sep = "|" + "|".join("---" if c.kind in _TEXT_KINDS else "--:" for c in self.columns) + "|"
+        lines = [head, sep]
+        for row in self.rows:
+            cells = [FORMATS[c.kind](row.get(c.name)).replace("|", "\\|") for c in self.columns]
+            lines.append("| " + " | ".join(cells) + " |")
+        text = "\n".join(lines) + "\n"
+        if self.note:
+            text += "\n" + self.note.strip() + "\n"
+        return text
+
+    def csv_header(self) -> list[str]:
+        out = []
+        for c in self.columns:
+            out.append(c.name)
+            if c.kind == "prop":
+                out += [f"{c.name}_ci_low", f"{c.name}_ci_high"]
+        return out
+
+    def to_csv(self) -> str:
+        """CSV text; proportion columns expand to ``X, X_ci_low, X_ci_high`` (fractions)."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(self.csv_header())
+        for row in self.rows:
+            out = []
+            for c in self.columns:
+                v = row.get(c.name)
+                if c.kind == "prop":
+                    p = v if isinstance(v, dict) else prop(v)
+                    out += [_csv_value(None if p is None else p.get(k)) for k in ("value", "ci_low", "ci_high")]
+                else:
+                    out.append(_csv_value(v))
+            w.writerow(out)
+        return buf.getvalue()
+
+    def as_json(self) -> dict:
+        return {
+            "title": self.title,
+            "columns": [c.name for c in self.columns],
+            "rows": [dict(r) for r in self.rows],
+            "not_run": self.not_run,
+        }
+
+
+def make_table(*, key: str, title: str, columns: Iterable[Column], rows: Iterable[dict],
+               empty: str, note: str = "") -> Table:
+    """A `Table` whose ``not_run`` is ``empty`` (why there is nothing to show) when it has no rows."""
+    rows = tuple(rows)
+    return Table(key, title, tuple(columns), rows, note=note, not_run=None if rows else empty)
+
+
+def _csv_value(v: object) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        if math.isnan(v):
+            return ""
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else f"{v:.10g}"
+    return str(v)
+
+
+__all__ = ["ADAPTIVE_MARK", "DASH", "FORMATS", "Column", "Table", "make_table"]

@@ -1,0 +1,131 @@
+"""Threat models: what an attack perturbs, within which range, and how its budget reads.
+
+`THREAT_MODELS` maps a name to a `ThreatModel`. The sweep, the checks, the defenses and the
+report ask the threat model, never a hard-coded shape or dB factor:
+
+- `ThreatModel.inputs` — the array of a data `Split` that is perturbed,
+- ``input_shape`` / ``clip_values`` — its per-example shape (from the split) and value range,
+- ``budget_unit`` / `ThreatModel.eps_db` — the unit of ε and its reading in dB,
+- ``budget_kinds`` — which budgets it accepts,
+- `ThreatModel.classifier` — the ART ``PyTorchClassifier`` the attacks run on, built from a
+  trained spectrogram model.
+
+``spectrogram`` (the only entry for now) perturbs the 128×128 log-mel segment ``x`` ∈ [0, 1]
+itself, with an L∞ budget ε in input units; ``x = (dB + 80) / 80``, so ε reads as 80·ε dB.
+A threat model on raw audio would be one more entry: its inputs are the split's audio
+windows, its classifier the feature front-end followed by the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from artgenre.errors import DataError
+from artgenre.registry import Registry
+
+THREAT_MODELS: Registry = Registry("threat model")
+DEFAULT_THREAT = "spectrogram"
+
+
+class ThreatModel:
+    """Base class of the `THREAT_MODELS` entries (see the module docstring).
+
+    Attributes
+    ----------
+    name : str
+    summary : str
+    clip_values : (float, float)
+        Range every perturbed input is clipped to.
+    budget_unit : str
+        What one unit of ε means.
+    budget_kinds : tuple of str
+        Budgets accepted (``"linf"``: ‖x_adv − x‖∞ ≤ ε).
+    """
+
+    name = ""
+    summary = ""
+    clip_values: tuple[float, float] = (0.0, 1.0)
+    budget_unit = ""
+    budget_kinds: tuple[str, ...] = ("linf",)
+
+    def inputs(self, split) -> np.ndarray:
+        """The perturbed array of ``split``, shape (N, ...)."""
+        raise NotImplementedError
+
+    def eps_db(self, eps: float) -> float:
+        """ε read in dB."""
+        raise NotImplementedError
+
+    def classifier(self, model, *, device: str = "auto", input_shape: Sequence[int], nb_classes: int,
+                   preprocessing_defences=None):
+        """The ART classifier that attacks on this threat model run on."""
+        raise NotImplementedError
+
+    def input_shape(self, split) -> tuple[int, ...]:
+        """Per-example shape of `inputs` (without the batch axis)."""
+        return tuple(int(s) for s in np.shape(self.inputs(split))[1:])
+
+    def arrays(self, split) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(x, y, track)`` of a split: perturbed inputs as writable float32, int64 labels and
+        track ids.
+
+        Raises
+        ------
+        DataError
+            Not a split, mismatched lengths or an empty split.
+        """
+        from artgenre.evaluation import as_float32
+
+        try:
+            x, y, track = self.inputs(split), split.y, split.track
+        except AttributeError:
+            raise DataError("split must have x, y and track arrays (an artgenre.data.Split)") from None
+        x = as_float32(x)
+        y = np.asarray(y, dtype=np.int64)
+        track = np.asarray(track)
+        if x.ndim < 2 or not (len(x) == len(y) == len(track)):
+            raise DataError(f"split has x {x.shape}, y {y.shape}, track {track.shape}; expected matching (N, ...) arrays")
+        if len(x) == 0:
+            raise DataError("split is empty; nothing to attack")
+        return x, y, track
+
+    def __repr__(self) -> str:
+        return f"ThreatModel({self.name!r})"
+
+
+class SpectrogramThreat(ThreatModel):
+    """Perturb the log-mel segment ``split.x`` ∈ [0, 1] directly (L∞ budget, 80·ε dB)."""
+
+    name = "spectrogram"
+    summary = "the 128x128 log-mel segment x in [0, 1]; L∞ budget ε in input units (80·ε dB)"
+    clip_values = (0.0, 1.0)
+    budget_unit = "log-mel input units (x = (dB + 80) / 80)"
+    budget_kinds = ("linf",)
+
+    def inputs(self, split) -> np.ndarray:
+        return split.x
+
+    def eps_db(self, eps: float) -> float:
+        from artgenre.data.features import unit_to_db
+
+        return float(unit_to_db(float(eps)))
+
+    def classifier(self, model, *, device: str = "auto", input_shape: Sequence[int], nb_classes: int,
+                   preprocessing_defences=None):
+        from artgenre.art_adapter import as_art_classifier
+
+        return as_art_classifier(model, device=device, input_shape=tuple(input_shape), nb_classes=int(nb_classes),
+                                 preprocessing_defences=preprocessing_defences)
+
+
+THREAT_MODELS.register(SpectrogramThreat.name)(SpectrogramThreat())
+
+
+def threat_model(name: str = DEFAULT_THREAT) -> ThreatModel:
+    """`THREAT_MODELS` [name]; unknown names raise `ParameterError` listing the valid ones."""
+    return THREAT_MODELS[name]
+
+
+__all__ = ["DEFAULT_THREAT", "THREAT_MODELS", "SpectrogramThreat", "ThreatModel", "threat_model"]
