@@ -43,7 +43,7 @@ lock:
 	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(LOCK_VENV)/bin/python -m pip install --quiet -e ".[dev]"
 	sed -n '/^#/p' $(LOCK) > $(LOCK).tmp
-	$(LOCK_VENV)/bin/python -m pip freeze --exclude-editable >> $(LOCK).tmp
+	$(LOCK_VENV)/bin/python -m pip freeze --all --exclude-editable | grep -v "^pip==" >> $(LOCK).tmp
 	mv $(LOCK).tmp $(LOCK)
 	rm -rf $(LOCK_VENV)
 	grep -E '^(torch|torchvision|adversarial-robustness-toolbox)==' $(LOCK)

@@ -1,7 +1,9 @@
-"""Name → factory registries (`MODELS`, `DATASETS`, `ATTACKS`, `DEFENSES`).
+"""Name → entry registries (`MODELS`, `DATASETS`, `ATTACKS`, `DEFENSES`, `THREAT_MODELS`).
 
-CLI choices are taken from the registry keys, so registering a factory is all it takes to make
-a new model, dataset, attack or defense available everywhere.
+Entries are factories (models, datasets) or objects with behaviour (`AttackSpec`, defense
+strategies, threat models). CLI choices are taken from the registry keys, so registering an
+entry is all it takes to make a new model, dataset, attack, defense or threat model available
+everywhere.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ T = TypeVar("T")
 
 
 class Registry(Mapping[str, T], Generic[T]):
-    """An ordered mapping from names to factories that fails loudly on unknown names.
+    """An ordered mapping from names to entries that fails loudly on unknown names.
 
     Parameters
     ----------

@@ -7,7 +7,8 @@
 - checkpoint → classifier: `load_classifier` (and `load_checkpoint_data`, the data a checkpoint
   was trained on), `check_fits` (input shape and class count against the data);
 - the resumable result file: `ResultWriter` (atomic, rewritten after every cell) and
-  `previous_result` (a result to resume from only when its ``resume_key`` matches).
+  `artgenre.io.read_previous_result` (a result to resume from only when its ``resume_key``
+  matches).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 
 from artgenre.eps import eps_key, parse_eps, same_eps
 from artgenre.errors import CheckpointError, DataError, ParameterError
-from artgenre.io import atomic_write_json, read_previous_result, to_jsonable
+from artgenre.io import atomic_write_json, to_jsonable
 from artgenre.threats import DEFAULT_THREAT, threat_model
 
 #: Version of the attack/defense/train result layout (absent = version 1, before per-sample
@@ -94,7 +95,7 @@ def load_classifier(path: str, *, device: str, threat: str = DEFAULT_THREAT) -> 
     ckpt = load_checkpoint(path, device=device)
     kw = ckpt.build_kwargs or {}
     size = int(kw.get("input_size", 128))
-    classifier = threat_model(threat).classifier(ckpt.model, device=device, input_shape=(1, size, size),
+    classifier = threat_model(threat).classifier(ckpt.model, device=device, model_input_shape=(1, size, size),
                                                  nb_classes=int(kw.get("num_classes", 10)))
     d = ckpt.config.get("defense") if isinstance(ckpt.config, dict) else None
     if isinstance(d, dict):
@@ -154,11 +155,6 @@ def json_values(obj: Any) -> Any:
     return json.loads(json.dumps(to_jsonable(obj)))
 
 
-def previous_result(path: str | Path, *, kind: str, resume_key: Any) -> dict | None:
-    """The result at ``path`` to resume from (same ``kind`` and ``resume_key``), else None."""
-    return read_previous_result(path, kind=kind, resume_key=resume_key)
-
-
 class ResultWriter:
     """Writes one result file atomically, again after every cell (``complete: false`` until the
     last write), so a killed run leaves a valid file that a rerun resumes from.
@@ -191,6 +187,6 @@ class ResultWriter:
 
 __all__ = [
     "Loaded", "ResultWriter", "SCHEMA_VERSION", "check_fits", "choose_samples", "eps_key", "json_values",
-    "load_checkpoint_data", "load_classifier", "parse_eps", "previous_result", "same_eps", "sha256",
+    "load_checkpoint_data", "load_classifier", "parse_eps", "same_eps", "sha256",
     "stratified_order",
 ]

@@ -58,9 +58,26 @@ class ThreatModel:
         """ε read in dB."""
         raise NotImplementedError
 
-    def classifier(self, model, *, device: str = "auto", input_shape: Sequence[int], nb_classes: int,
+    def classifier(self, model, *, device: str = "auto", model_input_shape: Sequence[int], nb_classes: int,
                    preprocessing_defences=None):
-        """The ART classifier that attacks on this threat model run on."""
+        """The ART classifier that attacks on this threat model run on.
+
+        Parameters
+        ----------
+        model : torch.nn.Module
+            A trained spectrogram model (returns logits).
+        device : str
+        model_input_shape : sequence of int
+            The model's own input shape ``(C, H, W)``.
+        nb_classes : int
+        preprocessing_defences : list, optional
+            ART preprocessing defences applied before the model.
+
+        Returns
+        -------
+        art.estimators.classification.PyTorchClassifier
+            Its ``input_shape`` is this threat model's perturbed shape.
+        """
         raise NotImplementedError
 
     def input_shape(self, split) -> tuple[int, ...]:
@@ -112,12 +129,13 @@ class SpectrogramThreat(ThreatModel):
 
         return float(unit_to_db(float(eps)))
 
-    def classifier(self, model, *, device: str = "auto", input_shape: Sequence[int], nb_classes: int,
+    def classifier(self, model, *, device: str = "auto", model_input_shape: Sequence[int], nb_classes: int,
                    preprocessing_defences=None):
         from artgenre.art_adapter import as_art_classifier
 
-        return as_art_classifier(model, device=device, input_shape=tuple(input_shape), nb_classes=int(nb_classes),
-                                 preprocessing_defences=preprocessing_defences)
+        # The perturbed input is the model's input itself.
+        return as_art_classifier(model, device=device, input_shape=tuple(model_input_shape),
+                                 nb_classes=int(nb_classes), preprocessing_defences=preprocessing_defences)
 
 
 THREAT_MODELS.register(SpectrogramThreat.name)(SpectrogramThreat())

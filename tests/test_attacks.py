@@ -331,7 +331,7 @@ def test_spectrogram_threat_model_reads_budgets_and_builds_the_classifier():
 
     split = Split(x=x, y=y, track=np.array([f"t{i}" for i in range(len(y))]))
     assert tm.inputs(split) is split.x and tm.input_shape(split) == (1, SIDE, SIDE)
-    clf = tm.classifier(TinyNet(), device=DEVICE, input_shape=(1, SIDE, SIDE), nb_classes=N_CLASSES)
+    clf = tm.classifier(TinyNet(), device=DEVICE, model_input_shape=(1, SIDE, SIDE), nb_classes=N_CLASSES)
     assert clf.clip_values.tolist() == [0.0, 1.0] and clf.nb_classes == N_CLASSES
     with pytest.raises(ParameterError, match="valid threat models: spectrogram"):
         threat_model("waveform")

@@ -180,6 +180,25 @@ def test_defense_registry_and_config_defaults():
     assert (cfg.attacks, cfg.eps, cfg.bit_depth, cfg.target_fpr) == (("fgsm", "pgd"), (0.01, 0.03, 0.1), 5, 0.05)
     round_trip = json.loads(json.dumps(__import__("artgenre.io", fromlist=["to_jsonable"]).to_jsonable(cfg)))
     assert DefenseConfig.from_dict(round_trip) == cfg
+    # Attack parameters of the evaluation sweep are part of the config and survive JSON.
+    cfg = make_defense_config(defense="detector", attack_params=("pgd.steps=2", "art:SquareAttack.norm=inf"),
+                              attacks=("pgd", "art:SquareAttack"))
+    assert cfg.resolved_attack_params() == {"pgd": {"steps": 2}, "art:SquareAttack": {"norm": np.inf}}
+    round_trip = json.loads(json.dumps(__import__("artgenre.io", fromlist=["to_jsonable"]).to_jsonable(cfg)))
+    assert ["pgd", "steps", 2] in round_trip["attack_params"] and DefenseConfig.from_dict(round_trip) == cfg
+
+
+def test_every_defense_is_a_strategy_object():
+    from artgenre.defenses.strategies import Defense
+
+    for name, strategy in DEFENSES.items():
+        assert isinstance(strategy, Defense) and strategy.name == name and strategy.summary
+        assert strategy.trains == (strategy.ratio is not None) == (strategy.inner is not None)
+    fast = make_defense_config(defense="adv-fast", guard_size=9)
+    assert DEFENSES["adv-fast"].record_fields(fast)["guard_size"] == 9
+    assert DEFENSES["adv-mixed"].record_fields(fast)["guard_size"] is None
+    assert DEFENSES["squeeze-mixed"].training_preprocessing(make_defense_config(defense="squeeze-mixed"))
+    assert DEFENSES["adv-mixed"].training_preprocessing(make_defense_config(defense="adv-mixed")) is None
 
 
 # ---------------------------------------------------------------------------- run_defense
@@ -265,6 +284,11 @@ def test_run_defense_squeeze_and_detector(results_dir, stripes, monkeypatch):
     assert squeeze["train_seconds"] == 0.0 and squeeze["training"] is None
     assert sorted(c["adaptive"] for c in squeeze["cells"]) == [False, True]
     assert not (results_dir / "train-cnn-squeeze.json").exists()
+    # Defense results carry the automatic checks, adaptive vs non-adaptive among them.
+    checks = {c["name"]: c for c in squeeze["checks"]}
+    assert "pgd: adaptive not weaker than non-adaptive" in checks
+    assert checks["pgd near chance at the largest ε (adaptive)"]["passed"] is None
+    assert squeeze["schema_version"] == 2 and squeeze["config"]["attack_params"] == []
 
     det = run_defense(_config(results_dir, "detector", attacks=("pgd",), target_fpr=0.1), data=stripes,
                       progress=False)
@@ -276,6 +300,7 @@ def test_run_defense_squeeze_and_detector(results_dir, stripes, monkeypatch):
     # Classifier cells: white-box (credited); the detector-aware attack's cells are kept apart.
     assert [c["adaptive"] for c in det["cells"]] == [False]
     assert [c["adaptive"] for c in det["detector_cells"]] == [True]
+    assert any(c["name"].endswith("[detector-aware]") for c in det["checks"])
     for p in block["per_attack"]:
         assert p["auc"] is None or 0.0 <= p["auc"] <= 1.0
         assert set(p["roc"]) == {"fpr", "tpr"}

@@ -393,6 +393,7 @@ def test_defense_bad_names_and_options():
                             (dict(eps=(0.01, 2.0)), r"eps=2\.0"),
                             (dict(attacks=("deepfool",)), "no ε budget"),
                             (dict(attacks=("fgsm", "bim")), "unknown attack 'bim'"),
+                            (dict(attack_params=("fgsm.steps=2",)), "'fgsm' has no parameter 'steps'"),
                             (dict(limit=0), "limit=0"),
                             (dict(bogus=1), "unknown defense option"),
                             (dict(device="tpu"), "device='tpu'")):

@@ -76,6 +76,7 @@ def make_attack(name: str, classifier, *, eps: float, batch_size: int, params: M
     Returns
     -------
     PreparedAttack
+        Ready to ``generate(x, y)``.
 
     Raises
     ------

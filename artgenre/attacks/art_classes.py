@@ -14,15 +14,7 @@ import functools
 import inspect
 from collections.abc import Callable
 
-from artgenre.attacks.spec import (
-    ART_PREFIX,
-    AttackSpec,
-    PreparedAttack,
-    check_batch_size,
-    check_eps,
-    identity_attack,
-    model_of,
-)
+from artgenre.attacks.spec import ART_PREFIX, AttackSpec, PreparedAttack, check_batch_size, check_eps, identity_attack, model_of
 from artgenre.errors import ParameterError
 
 _EXAMPLES = ("FastGradientMethod", "ProjectedGradientDescent", "BasicIterativeMethod", "SquareAttack",

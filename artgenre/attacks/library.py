@@ -55,13 +55,14 @@ def fgsm(classifier, *, eps: float, batch_size: int) -> PreparedAttack:
     ----------
     classifier : art.estimators.classification.PyTorchClassifier
     eps : float
-        L∞ budget in [0, 1].
+        L∞ budget in [0, 1], also the step size.
     batch_size : int
         Gradient batch size (>= 1).
 
     Returns
     -------
     PreparedAttack
+        ``art_attack`` is ART's ``FastGradientMethod`` (the identity at ε = 0).
 
     Raises
     ------
@@ -188,6 +189,7 @@ def deepfool(classifier, *, eps: float, batch_size: int, max_iter: int = 50, nb_
     Returns
     -------
     PreparedAttack
+        ``art_attack`` is ART's ``DeepFool``.
 
     Raises
     ------

@@ -24,7 +24,7 @@ from artgenre.attacks.minimal import minimal_norm_block, reuse_block
 from artgenre.attacks.params import params_to_json, parse_triples, resolve_params
 from artgenre.attacks.spec import ATTACKS, attack_spec
 from artgenre.errors import ParameterError, check_choice, check_device_name, check_int
-from artgenre.io import read_result
+from artgenre.io import read_previous_result, read_result
 from artgenre.runs import (
     ResultWriter,
     check_fits,
@@ -33,7 +33,6 @@ from artgenre.runs import (
     load_checkpoint_data,
     load_classifier,
     parse_eps,
-    previous_result,
     same_eps,
     sha256,
     stratified_order,
@@ -224,7 +223,7 @@ def run_attack(config: AttackConfig, *, data=None, progress: bool = True) -> dic
     stem = result_stem(model=model, source_model=source_model, defense=target.defense)
     path, examples_path = out / f"{stem}.json", out / f"{stem}-examples.npz"
     key = _resume_key(config)
-    previous = previous_result(path, kind="attack", resume_key=key) or {}
+    previous = read_previous_result(path, kind="attack", resume_key=key) or {}
     existing = [c for c in previous.get("cells") or [] if isinstance(c, dict)]
 
     x_split = threat.inputs(split)

@@ -15,7 +15,6 @@ from artgenre.cli.options import pct
 from artgenre.eps import parse_eps, same_eps
 from artgenre.defenses import DEFENSES
 from artgenre.models import MODELS
-from artgenre.training import PROFILES
 
 
 def _secs(v) -> str:
@@ -77,9 +76,9 @@ def defend(
     model: str = typer.Option(
         "cnn", "--model", help=f"Model: {', '.join(MODELS)} (baseline: <out>/train-<model>.json, trained if absent)."
     ),
-    defense: str = typer.Option(..., "--defense", help=f"Defense: {', '.join(DEFENSES)}."),
     data=None,
-    profile: str = typer.Option("quick", "--profile", help=f"Training profile: {', '.join(PROFILES)}."),
+    defense: str = typer.Option(..., "--defense", help=f"Defense: {', '.join(DEFENSES)}."),
+    profile: str = opt.PROFILE,
     init: str = typer.Option(None, "--init", help="finetune (the baseline) or scratch; default by profile."),
     epochs: int = typer.Option(None, "--epochs", help="Adversarial-training epochs (default by profile/init)."),
     batch_size: int = typer.Option(None, "--batch-size", help="Training batch size (profile default)."),

@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from artgenre.errors import ParameterError
+from artgenre.training import PROFILES
 
 DATASET = typer.Option("synth", "--dataset", help="Dataset (see `artgenre prepare --help`).")
 ROOT = typer.Option(None, "--root", help="Dataset folder (gtzan).")
@@ -21,6 +22,7 @@ DATA_SEED = typer.Option(0, "--data-seed", help="Seed of the data synthesis / ra
 CACHE_DIR = typer.Option(None, "--cache-dir", help="Feature cache folder.")
 DATA_OPTION = typer.Option(None, "--data-option",
                            help="Dataset option KEY=VALUE (repeatable), e.g. clips_per_genre=8.")
+PROFILE = typer.Option("quick", "--profile", help=f"Training profile: {', '.join(PROFILES)}.")
 DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N.")
 PARAM = typer.Option(None, "--param",
                      help="Attack parameter ATTACK.KEY=VALUE (pgd.steps=50) or KEY=VALUE (norm=inf); repeatable.")

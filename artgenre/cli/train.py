@@ -12,7 +12,6 @@ from artgenre.cli import options as opt
 from artgenre.cli.app import app
 from artgenre.cli.options import pct
 from artgenre.models import MODELS
-from artgenre.training import PROFILES
 
 
 def result_table(result: dict) -> Table:
@@ -41,7 +40,7 @@ def result_table(result: dict) -> Table:
 def train(
     model: str = typer.Option("cnn", "--model", help=f"Model: {', '.join(MODELS)}."),
     data=None,
-    profile: str = typer.Option("quick", "--profile", help=f"Training profile: {', '.join(PROFILES)}."),
+    profile: str = opt.PROFILE,
     epochs: int = typer.Option(None, "--epochs", help="Maximum epochs (profile default)."),
     batch_size: int = typer.Option(None, "--batch-size", help="Batch size (profile default)."),
     lr: float = typer.Option(None, "--lr", help="Adam learning rate (profile default)."),

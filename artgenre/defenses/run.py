@@ -14,10 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from artgenre.defenses import DefenseConfig, result_path
 from artgenre.defenses.baseline import DefendedModel, load_baseline, train_defended
 from artgenre.errors import DataError, ParameterError
-from artgenre.runs import ResultWriter, choose_samples, json_values, previous_result
+from artgenre.io import read_previous_result
+from artgenre.runs import ResultWriter, choose_samples, json_values
 from artgenre.runtime import run_metadata, seed_everything
 
 
@@ -104,7 +107,7 @@ def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> d
         data = load_dataset(**config.data.loader_kwargs(), progress=progress)
     baseline = load_baseline(config=config, data=data, progress=progress)
     threat = threat_model(config.threat)
-    shape = threat.input_shape(data.test)
+    shape = tuple(int(s) for s in np.shape(data.test.x)[1:])
     if shape != baseline.input_shape or baseline.n_classes != int(data.n_classes):
         raise DataError(
             f"baseline {config.model} expects inputs {baseline.input_shape} and {baseline.n_classes} classes; "
@@ -117,7 +120,8 @@ def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> d
     bs = config.eval_batch_size
 
     def wrap(m: DefendedModel):
-        return threat.classifier(m.model, device=config.device, input_shape=m.input_shape, nb_classes=m.n_classes)
+        return threat.classifier(m.model, device=config.device, model_input_shape=m.input_shape,
+                                 nb_classes=m.n_classes)
 
     raw = wrap(defended)
     plan = strategy.plan(config=config, raw=raw, model=defended)
@@ -130,7 +134,7 @@ def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> d
                      track=split.track, n_classes=n_classes)
 
     key = _resume_key(config, defended)
-    previous = previous_result(result_path(config.out, model=config.model, defense=config.defense),
+    previous = read_previous_result(result_path(config.out, model=config.model, defense=config.defense),
                                kind="defense", resume_key=key)
     existing = [c for k in ("cells", "detector_cells") for c in (previous or {}).get(k) or [] if isinstance(c, dict)]
     monitor = strategy.monitor(config=config, plan=plan, data=data, split=split, previous=previous)

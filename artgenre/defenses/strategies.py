@@ -44,12 +44,12 @@ class Plan:
     guarded: Any = None
 
 
-def _wrap(model, *, config, preprocessing_defences=None, like):
-    """``model`` as the threat model's classifier, shaped like the classifier ``like``."""
+def _wrap(module, *, config, model, preprocessing_defences=None):
+    """``module`` (``model``'s network, or a module around it) as the threat model's classifier."""
     from artgenre.threats import threat_model
 
     return threat_model(config.threat).classifier(
-        model, device=config.device, input_shape=tuple(like.input_shape), nb_classes=int(like.nb_classes),
+        module, device=config.device, model_input_shape=model.input_shape, nb_classes=model.n_classes,
         preprocessing_defences=preprocessing_defences)
 
 
@@ -131,7 +131,7 @@ class FastAdversarialTraining(AdversarialTraining):
 def _squeeze_plan(*, config, raw, model) -> Plan:
     from artgenre.defenses.squeeze import make_squeezer
 
-    squeezed = _wrap(model.model, config=config, like=raw,
+    squeezed = _wrap(model.model, config=config, model=model,
                      preprocessing_defences=[make_squeezer(bit_depth=config.bit_depth)])
     # Non-adaptive: crafted on the same weights without the squeezer; adaptive: through it (BPDA).
     return Plan(defended=squeezed, passes=(Pass(adaptive=False, craft=raw, evaluate=squeezed),
@@ -172,7 +172,7 @@ class SqueezeDetector(Defense):
 
         ensemble = _wrap(SqueezeEnsemble(model.model, detector_squeezers(bit_depth=config.bit_depth,
                                                                          median=config.median)),
-                         config=config, like=raw)
+                         config=config, model=model)
         # The detector leaves classification alone, so the classifier's accuracy under attack
         # is the white-box one (adaptive: false; it ignores the detector). The detector-aware
         # attack is weaker against the classifier by design: its cells go to
