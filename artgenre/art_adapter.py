@@ -263,6 +263,9 @@ def as_art_classifier(
             input_shape=shape,
             nb_classes=nb_classes,
             clip_values=(0.0, 1.0),
+            # ART's default (0, 1) standardisation is the identity but still costs two passes
+            # over every batch and a tensor per step of every attack; None skips it.
+            preprocessing=None,
             preprocessing_defences=preprocessing_defences,
             postprocessing_defences=postprocessing_defences,
             device_type="gpu" if dev.type == "cuda" else "cpu",

@@ -100,9 +100,11 @@ def test_cli_run_smoke(tmp_path, monkeypatch):
         return pipeline.PipelineResult(config=config, stages=[{"stage": "prepare", "seconds": 0.1}], seconds=0.1)
 
     monkeypatch.setattr(pipeline, "run_pipeline", fake_run)
-    res = CliRunner().invoke(app, ["run", "--models", "cnn", "--defenses", "", "--eps", "0,0.01", "--out", str(tmp_path)])
+    res = CliRunner().invoke(app, ["run", "--models", "cnn", "--defenses", "", "--eps", "0,0.01", "--out", str(tmp_path),
+                                   "--param", "pgd.steps=2", "--data-seed", "3"])
     assert res.exit_code == 0, res.output
     assert seen["config"].models == ("cnn",) and seen["config"].defenses == ()
+    assert seen["config"].attack_params == (("pgd", "steps", 2),) and seen["config"].data_seed == 3
     assert "Pipeline stages" in res.output
 
 

@@ -1,8 +1,7 @@
-"""Tests of `artgenre report` on a folder of small, schema-complete fixture results."""
+"""Tests of `artgenre report` on a folder of small, schema-complete fixture results (`report_fixtures`)."""
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from pathlib import Path
@@ -10,199 +9,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from artgenre.data.dataset import GENRES
-from artgenre.data.features import DEFAULT_FEATURES, waveform_to_segments
+from artgenre.data.features import DEFAULT_FEATURES
 from artgenre.errors import ParameterError
 from artgenre.io import atomic_write_json
-from artgenre.report import (
-    build_report,
-    factor_label,
-    improvement_factor,
-    snr_db,
+from artgenre.report import build_report, factor_label, improvement_factor, snr_db
+
+from report_fixtures import (
+    EPS,
+    FIGURES,
+    GENRES,
+    TABLE_KEYS,
+    _attack,
+    _cell_of,
+    _defense,
+    _examples_npz,
+    _load,
+    _read_csv,
+    make_results,
 )
-from artgenre.stats import proportion
-
-N = 200  # attacked test segments in every fixture result
-EPS = (0.001, 0.003, 0.01, 0.03, 0.1)
-META = {"artgenre": "0.1.0", "git_sha": None, "created": "2024-01-01T00:00:00+00:00"}
-DATASET = "synth"
-
-
-# ---------------------------------------------------------------- fixture builder
-
-
-def _evaluate(rng, acc: float, n: int = N) -> dict:
-    k = int(round(acc * n))
-    conf = np.zeros((10, 10), dtype=int)
-    labels = np.arange(n) % 10
-    wrong = rng.choice(n, size=n - k, replace=False)
-    pred = labels.copy()
-    pred[wrong] = (labels[wrong] + rng.integers(1, 10, size=wrong.size)) % 10
-    np.add.at(conf, (labels, pred), 1)
-    tracks = n // 10
-    kt = int(round(min(1.0, acc + 0.05) * tracks))
-    return {
-        "segment_accuracy": proportion(k, n),
-        "track_accuracy_vote": proportion(kt, tracks),
-        "track_accuracy_mean": proportion(kt, tracks),
-        "confusion": conf.tolist(),
-    }
-
-
-def _cell(rng, attack: str, eps: float, acc: float, clean_acc: float, *, adaptive=False) -> dict:
-    ev = _evaluate(rng, acc)
-    k_clean = int(round(clean_acc * N))
-    k = ev["segment_accuracy"]["k"]
-    return {
-        "attack": attack, "eps": eps, "eps_db": 80 * eps, "adaptive": adaptive,
-        "segment_accuracy": ev["segment_accuracy"], "track_accuracy": ev["track_accuracy_vote"],
-        "success_rate": proportion(max(0, k_clean - k), max(1, k_clean)),
-        "l2": {"mean": eps * 100.0, "median": eps * 95.0}, "linf": {"mean": eps, "median": eps},
-        "perturbation_db": {"mean_abs": 60 * eps, "max_abs": 80 * eps},
-        "seconds": 0.5, "confusion": ev["confusion"],
-    }
-
-
-def _curve(clean: float, eps: float, attack: str) -> float:
-    # Accuracy falls with ε; PGD is stronger than FGSM and reaches 0 at ε = 0.1.
-    scale = 0.02 if attack == "pgd" else 0.04
-    acc = clean * math.exp(-eps / scale)
-    return 0.0 if attack == "pgd" and eps >= 0.1 else acc
-
-
-def _train(rng, model: str, clean: float) -> dict:
-    hist = [{"epoch": e, "train_loss": 2.0 / e, "train_acc": 0.5 + e / 40, "val_loss": 2.1 / e,
-             "val_acc": 0.45 + e / 40, "lr": 1e-3, "seconds": 3.0} for e in range(1, 6)]
-    return {
-        "kind": "train", "config": {"model": model, "epochs": 5}, "meta": META, "model": model,
-        "dataset": DATASET, "defense": None,
-        "metrics": {"val": _evaluate(rng, clean - 0.02), "test": _evaluate(rng, clean)},
-        "epochs_run": 5, "best_epoch": 4, "train_seconds": 15.0 + rng.random(),
-        "ms_per_sample": 0.8, "n_params": 123_456 if model == "cnn" else 11_172_810,
-        "history": hist, "checkpoint": f"checkpoints/{model}.pt",
-    }
-
-
-def _examples_npz(path: Path, rng, n: int = 3, *, labels=None, preds=None) -> None:
-    sr = DEFAULT_FEATURES.sr
-    t = np.arange(int(3.1 * sr)) / sr
-    clean = []
-    for i in range(n):
-        y = 0.4 * np.sin(2 * np.pi * (220 * (i + 1)) * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
-        y = y + 0.02 * rng.standard_normal(t.size)
-        clean.append(waveform_to_segments(y.astype(np.float32))[0])
-    clean = np.stack(clean).astype(np.float32)
-    adv = np.clip(clean + 0.01 * np.sign(rng.standard_normal(clean.shape)), 0, 1).astype(np.float32)
-    labels = np.arange(n) % 10 if labels is None else np.asarray(labels)
-    extra = {} if preds is None else {"pred_clean": np.asarray(preds[0]), "pred_adv": np.asarray(preds[1])}
-    np.savez(path, clean=clean, adversarial=adv, y=labels,
-             track=np.array([f"{GENRES[i % 10]}.0000{i}" for i in range(n)]),
-             attack=np.array("pgd"), eps=np.array(0.01), genres=np.array(GENRES), **extra)  # scalars, as sweep writes
-
-
-def _attack(rng, model: str, clean: float, *, checks, examples=None, source=None, eps=EPS,
-            deepfool=True) -> dict:
-    cells = [_cell(rng, a, e, _curve(clean, e, a), clean) for a in ("fgsm", "pgd") for e in eps]
-    df = None
-    if deepfool:
-        l2 = rng.lognormal(mean=0.0, sigma=0.4, size=50)
-        linf = rng.lognormal(mean=-4.5, sigma=0.4, size=50)
-        df = {"overshoot": 0.02, "success_rate": proportion(48, 50),
-              "l2": {"mean": float(l2.mean()), "median": float(np.median(l2)), "values": l2.tolist()},
-              "linf": {"mean": float(linf.mean()), "median": float(np.median(linf)), "values": linf.tolist()},
-              "accuracy_at_eps": [{"eps": e, "accuracy": proportion(int(round(N * _curve(clean, e, "pgd") * 1.1)) if e < 0.1 else 2, N)} for e in eps]}
-    return {
-        "kind": "attack", "config": {"model": model, "eps": list(eps)}, "meta": META,
-        "model": model, "dataset": DATASET, "source_model": source, "defense": None,
-        "clean": _evaluate(rng, clean), "cells": cells, "deepfool": df, "checks": checks,
-        "examples": examples,
-    }
-
-
-def _defense(rng, model: str, defense: str, clean: float, *, robust: dict, adaptive: dict | None,
-             detector=False) -> dict:
-    cells = [_cell(rng, a, e, v, clean) for (a, e), v in robust.items()]
-    if adaptive:
-        cells += [_cell(rng, a, e, v, clean, adaptive=True) for (a, e), v in adaptive.items()]
-    det = None
-    if detector:
-        per = []
-        for a in ("fgsm", "pgd"):
-            for e in (0.01, 0.03):
-                for ad in (False, True):
-                    fpr = np.linspace(0, 1, 21)
-                    power = 0.3 if not ad else 0.7
-                    per.append({"attack": a, "eps": e, "adaptive": ad,
-                                "tpr": proportion(int(N * (1 - power / 2)), N), "auc": 1 - power / 2,
-                                "reject_accuracy": proportion(int(N * 0.6), N),
-                                "roc": {"fpr": fpr.tolist(), "tpr": (fpr**power).tolist()}})
-        det = {"threshold": 0.42, "target_fpr": 0.05, "fpr_val": proportion(10, 200),
-               "fpr_test": proportion(12, 200), "per_attack": per}
-    return {
-        "kind": "defense", "config": {"model": model, "defense": defense}, "meta": META,
-        "model": model, "dataset": DATASET, "defense": defense,
-        "clean": _evaluate(rng, clean), "baseline_clean": _evaluate(rng, CLEAN[model]),
-        "train_seconds": 40.0, "baseline_train_seconds": 15.0, "cells": cells, "detector": det,
-    }
-
-
-CLEAN = {"cnn": 0.72, "resnet18": 0.8}
-PAPER = [(a, e) for a in ("fgsm", "pgd") for e in (0.01, 0.03, 0.1)]
-
-
-def make_results(root: Path, *, only_training: bool = False, seed: int = 0) -> Path:
-    """Write a realistic results folder (every result kind and block) under ``root``."""
-    rng = np.random.default_rng(seed)
-    root.mkdir(parents=True, exist_ok=True)
-    for m in CLEAN:
-        atomic_write_json(root / f"train-{m}.json", _train(rng, m, CLEAN[m]))
-    if only_training:
-        return root
-    _examples_npz(root / "examples-cnn.npz", rng)
-    checks_cnn = [
-        {"name": "pgd_not_weaker_than_fgsm", "passed": True, "detail": "PGD ≤ FGSM at every ε"},
-        {"name": "accuracy_falls_with_eps", "passed": False, "detail": "FGSM accuracy rose from ε=0.01 to ε=0.03"},
-        {"name": "noise_weaker_than_fgsm", "passed": None, "detail": "skipped: no noise cells"},
-    ]
-    checks_res = [{"name": "pgd_not_weaker_than_fgsm", "passed": True, "detail": "ok"}]
-    atomic_write_json(root / "attack-cnn.json", _attack(
-        rng, "cnn", CLEAN["cnn"], checks=checks_cnn,
-        examples={"file": "examples-cnn.npz", "indices": [3, 17, 42]}))
-    atomic_write_json(root / "attack-resnet18.json", _attack(rng, "resnet18", CLEAN["resnet18"], checks=checks_res))
-    transfer = _attack(rng, "resnet18", CLEAN["resnet18"], checks=[], source="cnn", eps=(0.01, 0.03), deepfool=False)
-    atomic_write_json(root / "attack-resnet18-from-cnn.json", {**transfer, "complete": False})
-    for m in CLEAN:
-        c = CLEAN[m] - 0.06
-        robust = {(a, e): min(c, 0.2 + _curve(CLEAN[m], e, a)) for a, e in PAPER}
-        atomic_write_json(root / f"defense-{m}-adv_train.json",
-                          _defense(rng, m, "adv_train", c, robust=robust, adaptive=None))
-    sq_clean = CLEAN["cnn"] - 0.02
-    sq_na = {(a, e): min(sq_clean, 0.3 + _curve(CLEAN["cnn"], e, a)) for a, e in PAPER}
-    sq_ad = {(a, e): 0.5 * v for (a, e), v in sq_na.items()}
-    squeeze = _defense(rng, "cnn", "squeeze", sq_clean, robust=sq_na, adaptive=sq_ad, detector=True)
-    # Squeezing trains nothing itself: its cost is the baseline's training.
-    squeeze.update(train_seconds=0.0, total_train_seconds=squeeze["baseline_train_seconds"])
-    atomic_write_json(root / "defense-cnn-squeeze.json", squeeze)
-    (root / "broken.json").write_text('{"kind": "attack", "cells": [', encoding="utf-8")
-    (root / "notes.json").write_text('{"comment": "not a result"}', encoding="utf-8")
-    return root
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def _load(root: Path, name: str) -> dict:
-    return json.loads((root / name).read_text())
-
-
-def _read_csv(path: Path) -> list[dict]:
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _cell_of(result: dict, attack: str, eps: float, adaptive: bool = False) -> dict:
-    return next(c for c in result["cells"] if c["attack"] == attack and abs(c["eps"] - eps) < 1e-9
-                and bool(c["adaptive"]) == adaptive)
 
 
 @pytest.fixture(scope="module")
@@ -210,17 +34,6 @@ def full(tmp_path_factory):
     root = make_results(tmp_path_factory.mktemp("results"))
     summary = build_report(results_dir=root, max_examples=1, n_iter=4)
     return root, summary
-
-
-TABLE_KEYS = (
-    "table1_clean", "table2_robustness", "table3_defense_clean", "table4_defense_attack",
-    "table5_improvement", "table6_best_defense", "table_adaptive", "table_deepfool",
-    "table_detector", "table_transfer", "table_checks", "table_audio",
-)
-FIGURES = (
-    "fig_accuracy_vs_eps_cnn.png", "fig_accuracy_vs_eps_resnet18.png", "fig_deepfool_norms.png",
-    "fig_spectrograms.png", "fig_detector_roc.png", "fig_confusion_cnn.png", "fig_confusion_resnet18.png",
-)
 
 
 # ---------------------------------------------------------------- tests
@@ -485,177 +298,6 @@ def test_defense_is_credited_with_its_strongest_attack(tmp_path):
     assert pgd.adaptive is True and pgd.accuracy["value"] == pytest.approx(0.20, abs=0.01)
 
 
-# ---------------------------------------------------------------- schema 2, consistency, examples
-
-VERSIONED_META = {**META, "python": "3.11.7", "torch": "2.4.0", "torchvision": "0.19.0",
-                  "adversarial-robustness-toolbox": "1.18.0", "numpy": "2.0.1", "librosa": "0.10.2",
-                  "git_sha": "0123abc"}
-
-
-def _data(seed: int = 0) -> dict:
-    return {"dataset": DATASET, "root": None, "split_scheme": "random", "seed": seed, "cache_dir": None,
-            "options": [["clips_per_genre", 4], ["workers", 2]]}
-
-
-def _placed(result: dict, *, root: Path, data: dict | None = None, limit=None, n_samples: int = N,
-            created: str = "2024-01-01T00:00:00+00:00", checkpoint: str | None = None) -> dict:
-    """``result`` as a schema-2 file of a run on ``data`` with ``limit`` and ``created`` time."""
-    out = {**result, "schema_version": 2, "meta": {**VERSIONED_META, "created": created}}
-    cfg = dict(out["config"])
-    if data is not None:
-        cfg["data"] = data
-    if out["kind"] == "train":
-        out["checkpoint"] = str(root / "checkpoints" / f"{out['model']}.pt")
-        out["metrics"] = {k: {**v, "n_segments": N, "n_tracks": N // 10} for k, v in out["metrics"].items()}
-    else:
-        cfg.update(limit=limit, seed=0)
-        out["n_samples"] = n_samples
-        if checkpoint is not None:
-            cfg["checkpoint"] = checkpoint
-    out["config"] = cfg
-    return out
-
-
-def _two_groups(root: Path, *, pipeline_seed: int | None = None) -> Path:
-    """Root: a newer run on data seed 0 (train-cnn, attack-cnn found through its checkpoint,
-    defense-cnn-squeeze) plus attack-resnet18 on 50 samples only; ``old/``: an older run on
-    data seed 1."""
-    rng = np.random.default_rng(5)
-    root.mkdir(parents=True)
-    (root / "old").mkdir()
-    new, old = "2024-02-01T00:00:00+00:00", "2024-01-01T00:00:00+00:00"
-    atomic_write_json(root / "train-cnn.json", _placed(_train(rng, "cnn", 0.7), root=root, data=_data(0), created=new))
-    atomic_write_json(root / "attack-cnn.json", _placed(
-        _attack(rng, "cnn", 0.7, checks=[], deepfool=False), root=root, created=new,
-        checkpoint=str(root / "checkpoints" / "cnn.pt")))
-    robust = {("pgd", 0.01): 0.3}
-    atomic_write_json(root / "defense-cnn-squeeze.json", _placed(
-        _defense(rng, "cnn", "squeeze", 0.65, robust=robust, adaptive=None), root=root, data=_data(0), created=new))
-    atomic_write_json(root / "attack-resnet18.json", _placed(
-        _attack(rng, "resnet18", 0.8, checks=[], deepfool=False), root=root, data=_data(0), limit=50,
-        n_samples=50, created=new))
-    atomic_write_json(root / "old" / "train-cnn.json", _placed(
-        _train(rng, "cnn", 0.9), root=root / "old", data=_data(1), created=old))
-    atomic_write_json(root / "old" / "attack-cnn.json", _placed(
-        _attack(rng, "cnn", 0.9, checks=[], deepfool=False), root=root / "old", created=old,
-        checkpoint=str(root / "old" / "checkpoints" / "cnn.pt")))
-    if pipeline_seed is not None:
-        atomic_write_json(root / "pipeline.json", {
-            "kind": "pipeline", "meta": META, "config": {
-                "dataset": DATASET, "root": None, "split_scheme": "random", "data_seed": pipeline_seed,
-                "cache_dir": None, "data_options": [["clips_per_genre", 4]], "limit": None, "seed": 0}})
-    return root
-
-
-def test_inconsistent_results_are_left_out_with_reasons(tmp_path):
-    root = _two_groups(tmp_path / "results")
-    summary = build_report(results_dir=root, max_examples=0)
-    reasons = {e["file"]: e["reason"] for e in summary.excluded}
-    assert set(reasons) == {"old/train-cnn.json", "old/attack-cnn.json", "attack-resnet18.json"}
-    assert "seed 1" in reasons["old/train-cnn.json"] and "seed 1" in reasons["old/attack-cnn.json"]
-    assert "limit 50" in reasons["attack-resnet18.json"]
-    md = (root / "report" / "report.md").read_text()
-    assert md.index("## Data, settings and software") < md.index("Results left out") < md.index("## Table 1 ")
-    for name in reasons:
-        assert name in md[: md.index("## Table 1 ")]
-    # Tables use only the kept group: one cnn training row (the root one), no resnet18 column.
-    kept_train = _load(root, "train-cnn.json")["metrics"]["test"]["segment_accuracy"]["value"]
-    t1 = summary.tables["table1_clean"].rows
-    assert [(r["model"], r["segment_accuracy"]["value"]) for r in t1] == [("cnn", pytest.approx(kept_train))]
-    t2_columns = {c.name for c in summary.tables["table2_robustness"].columns}
-    assert "cnn/pgd" in t2_columns and not any(c.startswith("resnet18/") for c in t2_columns)
-    report = json.loads((root / "report" / "report.json").read_text())
-    assert {e["file"] for e in report["excluded"]} == set(reasons)
-    assert "attack-resnet18.json" not in report["result_files"]["attack"]
-
-
-def test_pipeline_json_picks_the_reference_group(tmp_path):
-    # The older subfolder run is the one pipeline.json describes, so it wins over recency.
-    root = _two_groups(tmp_path / "results", pipeline_seed=1)
-    summary = build_report(results_dir=root, max_examples=0)
-    excluded = {e["file"] for e in summary.excluded}
-    assert excluded == {"train-cnn.json", "attack-cnn.json", "defense-cnn-squeeze.json", "attack-resnet18.json"}
-    old_train = _load(root / "old", "train-cnn.json")["metrics"]["test"]["segment_accuracy"]["value"]
-    assert summary.tables["table1_clean"].rows[0]["segment_accuracy"]["value"] == pytest.approx(old_train)
-    assert "pipeline.json" in (root / "report" / "report.md").read_text()
-
-
-def test_setup_section_states_data_settings_and_versions(tmp_path):
-    root = _two_groups(tmp_path / "results")
-    summary = build_report(results_dir=root, max_examples=0)
-    rows = {r["setting"]: r["value"] for r in summary.setup.rows}
-    assert rows["Dataset"] == DATASET
-    assert "seed=0" in rows["Data configuration"] and "clips_per_genre" in rows["Data configuration"]
-    assert "limit=none" in rows["Evaluated (attacked) samples"]
-    assert f"n_samples={N}" in rows["Evaluated (attacked) samples"]
-    for key, label in (("torch", "torch"), ("adversarial-robustness-toolbox", "ART"), ("librosa", "librosa"),
-                       ("numpy", "numpy"), ("python", "Python"), ("torchvision", "torchvision")):
-        assert rows[label] == VERSIONED_META[key]
-    assert rows["git SHA"] == VERSIONED_META["git_sha"]
-    assert rows["Epochs"].startswith("cnn: 5 run of 5 max")
-    test = _load(root, "train-cnn.json")["metrics"]["test"]
-    assert f"test: {test['n_segments']} segments / {test['n_tracks']} tracks" in rows["Split sizes"]
-    assert "train: not recorded" in rows["Split sizes"]
-    assert (root / "report" / "table_setup.csv").exists()
-
-
-def _v2_folder(root: Path) -> Path:
-    rng = np.random.default_rng(6)
-    root.mkdir(parents=True)
-    atomic_write_json(root / "train-cnn.json", _placed(_train(rng, "cnn", 0.7), root=root, data=_data()))
-    # y, clean and adversarial predictions: examples 0, 1, 4, 5 are successful attacks (genres
-    # 0, 0, 2, 3); 2 did not change the prediction and 3 was wrong already.
-    y, pc, pa = [0, 0, 1, 2, 2, 3], [0, 0, 1, 5, 2, 3], [4, 7, 1, 6, 9, 8]
-    _examples_npz(root / "examples-cnn.npz", rng, n=6, labels=y, preds=(pc, pa))
-    atomic_write_json(root / "attack-cnn.json", _placed(_attack(
-        rng, "cnn", 0.7, checks=[], deepfool=False,
-        examples={"file": "examples-cnn.npz", "indices": list(range(6))}), root=root, data=_data()))
-    d = _defense(rng, "cnn", "squeeze", 0.65, robust={("pgd", 0.01): 0.3}, adaptive=None)
-    d["checks"] = [{"name": "pgd ≤ fgsm", "passed": False, "detail": "PGD 40 % above FGSM 30 %"},
-                   {"name": "noise weaker than fgsm", "passed": None, "detail": "no noise cells"}]
-    atomic_write_json(root / "defense-cnn-squeeze.json", _placed(d, root=root, data=_data()))
-    return root
-
-
-def test_schema_2_defense_checks_and_successful_examples_only(tmp_path):
-    root = _v2_folder(tmp_path / "results")
-    summary = build_report(results_dir=root, max_examples=3, n_iter=2)
-    assert [(c["name"], c["file"], c["model"], c["defense"]) for c in summary.failed_checks] == [
-        ("pgd ≤ fgsm", "defense-cnn-squeeze.json", "cnn", "squeeze")]
-    md = (root / "report" / "report.md").read_text()
-    top = md[: md.index("## Table 1 ")]
-    assert "pgd ≤ fgsm" in top and "squeeze" in top and "defense-cnn-squeeze.json" in top
-    assert "noise weaker than fgsm" not in top
-    rows = summary.tables["table_audio"].rows
-    assert [r["genre"] for r in rows] == [GENRES[0], GENRES[2], GENRES[3]]  # one per genre
-    npz = np.load(root / "examples-cnn.npz")
-    for r in rows:
-        i = next(i for i in range(6) if GENRES[npz["y"][i]] == r["genre"] and npz["pred_clean"][i] == npz["y"][i]
-                 and npz["pred_adv"][i] != npz["y"][i])
-        assert r["verified"] is True
-        assert r["predicted"] == f"{GENRES[npz['pred_clean'][i]]} → {GENRES[npz['pred_adv'][i]]}"
-    assert "Every example shown is a successful attack" in md
-    assert "not verified" not in md
-    # With room for more, the second successful blues example fills the fourth place; the
-    # unsuccessful ones (genres 1 and the wrongly classified 2) never appear.
-    more = build_report(results_dir=root, out_dir=tmp_path / "more", max_examples=6, audio=False)
-    report = json.loads((tmp_path / "more" / "report.json").read_text())
-    assert report["examples"] == {**report["examples"], "saved": 6, "successful": 4, "shown": 4}
-    assert more.tables["table_audio"].not_run
-
-
-def test_no_successful_example_is_said_not_drawn(tmp_path):
-    root = tmp_path / "results"
-    root.mkdir()
-    rng = np.random.default_rng(7)
-    _examples_npz(root / "examples-cnn.npz", rng, n=2, labels=[0, 1], preds=([0, 1], [0, 1]))
-    atomic_write_json(root / "attack-cnn.json", _attack(
-        rng, "cnn", 0.7, checks=[], deepfool=False, examples={"file": "examples-cnn.npz", "indices": [0, 1]}))
-    summary = build_report(results_dir=root, max_examples=2, n_iter=2)
-    assert not (root / "report" / "fig_spectrograms.png").exists()
-    assert "None of the 2 saved example(s) is a successful attack" in summary.tables["table_audio"].not_run
-
-
 def test_v1_examples_are_marked_not_verified(full, tmp_path):
     root, summary = full
     assert summary.tables["table_audio"].rows[0]["predicted"] == "not recorded"
@@ -678,3 +320,19 @@ def test_rerun_removes_temporary_files_of_a_killed_report(tmp_path):
     build_report(results_dir=root, out_dir=out)
     assert not any(p.exists() for p in stale)
     assert keep.exists() and (out / "report.md").exists()
+
+
+def test_old_files_say_the_numbers_are_per_attack(full):
+    _root, summary = full
+    for key in ("table2_robustness", "table4_defense_attack", "table5_improvement", "table6_best_defense"):
+        assert "per attack, not a worst case" in summary.tables[key].note, key
+        assert not any("robust" in c.name for c in summary.tables[key].columns)
+    assert not any(r["attack"] == "robust (worst case)" for r in summary.tables["table5_improvement"].rows)
+
+
+def test_report_without_waveform_cells_has_no_waveform_block(full):
+    root, summary = full
+    assert summary.tables["table2_waveform"].not_run
+    md = (root / "report" / "report.md").read_text()
+    assert "Table 2 (waveform)" not in md and not list((root / "report").glob("fig_accuracy_vs_snr_*"))
+    assert summary.audio[0]["source"] == "Griffin-Lim"

@@ -176,8 +176,9 @@ def test_run_training_writes_result_and_resumes(tmp_path, monkeypatch):
                 "train_seconds", "ms_per_sample", "n_params", "history", "checkpoint"):
         assert key in saved
     assert saved["kind"] == "train" and saved["defense"] is None and saved["dataset"] == "stripes"
+    assert saved["schema_version"] == 2
     assert saved["metrics"]["test"]["segment_accuracy"]["n"] == len(data.test)
-    assert saved["metrics"]["test"]["n_tracks"] == len(data.test.tracks)
+    assert saved["metrics"]["test"]["n_tracks"] == len(np.unique(data.test.track))
     assert saved["n_params"] == sum(p.numel() for p in build_model(name="cnn", input_size=SIDE).parameters())
 
     ck = load_checkpoint(saved["checkpoint"], device="cpu", expected_model="cnn")

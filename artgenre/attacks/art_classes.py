@@ -88,7 +88,9 @@ def art_factory(class_name: str, **fixed) -> Callable:
     -------
     callable
         Raises `ParameterError` for bad ``eps``/``batch_size`` or values the class rejects;
-        ε = 0 returns the input unchanged for classes that take ``eps``.
+        ε = 0 returns the input unchanged for classes that take ``eps``. Its
+        ``accepted_params()`` lists the class's parameters (read when asked, so ART is not
+        imported before an attack is used) and ``fixed`` the entry's defaults.
     """
     name = ART_PREFIX + class_name
 
@@ -112,6 +114,8 @@ def art_factory(class_name: str, **fixed) -> Callable:
             raise ParameterError(f"{name} rejected its parameters {shown}: {exc}") from None
         return PreparedAttack(name=name, eps=eps, art_attack=attack, model=model_of(classifier))
 
+    factory.accepted_params = lambda: accepted_params(art_class(class_name))
+    factory.fixed = dict(fixed)
     return factory
 
 

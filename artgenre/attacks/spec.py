@@ -167,14 +167,19 @@ class AttackSpec:
             raise ValueError(f"attack {self.name!r}: exactly one of eps_bounded and minimal_norm must be set")
 
     def params(self) -> tuple[str, ...]:
-        """Parameter names accepted besides ``eps`` and ``batch_size``."""
-        if self.accepted is not None:
-            return tuple(p for p in self.accepted if p not in SWEEP_KEYWORDS)
-        sig = inspect.signature(self.factory)
-        return tuple(p for p in list(sig.parameters)[1:] if p not in SWEEP_KEYWORDS)
+        """Parameter names accepted besides ``eps`` and ``batch_size``: ``accepted``, else the
+        factory's ``accepted_params()`` (factories of `art_factory`), else its signature."""
+        names = self.accepted
+        if names is None and hasattr(self.factory, "accepted_params"):
+            names = self.factory.accepted_params()
+        if names is None:
+            names = list(inspect.signature(self.factory).parameters)[1:]
+        return tuple(p for p in names if p not in SWEEP_KEYWORDS)
 
     def defaults(self) -> dict[str, Any]:
         """Default values of the factory's keyword parameters (those that have one)."""
+        if hasattr(self.factory, "fixed"):
+            return dict(self.factory.fixed)
         sig = inspect.signature(self.factory)
         return {k: p.default for k, p in sig.parameters.items()
                 if k not in SWEEP_KEYWORDS and p.default is not inspect.Parameter.empty}
@@ -199,7 +204,9 @@ class AttackSpec:
         """Validate ``params`` and build the attack against ``classifier`` with budget ``eps``."""
         params = dict(params or {})
         self.check_params(params)
-        return self.factory(classifier, eps=eps, batch_size=batch_size, **params)
+        attack = self.factory(classifier, eps=eps, batch_size=batch_size, **params)
+        attack.name = self.name
+        return attack
 
     def __call__(self, classifier, *, eps: float, batch_size: int, **params) -> PreparedAttack:
         return self.build(classifier, eps=eps, batch_size=batch_size, params=params)

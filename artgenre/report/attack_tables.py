@@ -45,29 +45,55 @@ def build_table1(*, index: ResultIndex) -> Table:
     )
 
 
+def _roundtrip_lines(idx: ResultIndex) -> list[str]:
+    """"Griffin-Lim round trip: k of n examples still fool the model" per cell that records it."""
+    lines = []
+    for (m, s, a, e, ad), c in idx.cells.items():
+        trip = prop(as_dict(c.raw.get("roundtrip")).get("success_rate"))
+        if s != BASELINE or ad or trip is None:
+            continue
+        count = (f"{trip['k']} of {trip['n']} examples" if "k" in trip and "n" in trip
+                 else f"{100 * trip['value']:.1f} % of the examples")
+        lines.append(f"- {m} {a.upper()} ε={e:g}: Griffin-Lim round trip: {count} still fool the model.")
+    return lines
+
+
 def build_table2(*, index: ResultIndex) -> Table:
-    """Table 2: accuracy of the undefended models under each attack, one row per ε."""
+    """Table 2: accuracy of the undefended models, worst case first, then each attack, per ε."""
     idx = index
     models = [m for m in idx.models if m in idx.baseline_files]
-    series = [(m, a) for m in models for a in idx.attacks(m, BASELINE)]
-    cols = [Column("eps", "ε", "eps"), Column("eps_db", "ε (dB)", "db")]
-    cols += [Column(f"{m}/{a}", f"{m} {a.upper()}", "prop") for m, a in series]
+    robust = [m for m in models if idx.has_robust(m)]
+    series = [(m, a) for m in models for a in (["robust"] if m in robust else []) + idx.attacks(m, BASELINE)]
+    cols = [Column("eps", "ε", "eps"), Column("eps_db", "ε (dB)", "epsdb")]
+    cols += [Column(f"{m}/{a}", f"{m} {'robust (worst case)' if a == 'robust' else a.upper()}", "prop")
+             for m, a in series]
     rows = []
     if series:
         rows.append({"eps": 0.0, "eps_db": 0.0, **{f"{m}/{a}": idx.clean.get((m, BASELINE)) for m, a in series}})
-        for e in idx.eps_values(strategy=BASELINE):
-            if e == 0:
-                continue
+        eps = set(idx.eps_values(strategy=BASELINE))
+        eps |= {e for (m, s, t, n, e) in idx.robust_entries if s == BASELINE and (t, n) == idx.threat}
+        for e in sorted(eps - {0.0}):
             row = {"eps": e, "eps_db": eps_db(e)}
             for m, a in series:
-                c = idx.cell(m, BASELINE, a, e, False)
+                c = idx.robust(m, BASELINE, e) if a == "robust" else idx.cell(m, BASELINE, a, e, False)
                 row[f"{m}/{a}"] = None if c is None else c.accuracy
             rows.append(row)
+    if robust:
+        worst = ("The robust (worst case) column is the share of segments classified correctly on "
+                 "clean input and under every attack run at that ε (per sample, not the lowest "
+                 "column); the attack columns beside it are per attack.")
+        if len(robust) < len(models):
+            worst += f" {', '.join(sorted(set(models) - set(robust)))}: per attack only, not a worst case."
+    else:
+        worst = ("Every number is per attack, not a worst case over the attacks (these results record "
+                 "no robust accuracy).")
+    trips = _roundtrip_lines(idx)
     return make_table(
         key="table2_robustness", title="Table 2 – Robustness of the undefended models vs ε", columns=cols,
         rows=rows,
         note="Segment accuracy (%) under attack; the ε = 0 row is the clean accuracy on the same "
-        "attacked samples. ε is in input units; a change of ε is 80·ε dB on the log-mel scale.",
+        "attacked samples. ε is in input units; a change of ε is 80·ε dB on the log-mel scale. "
+        + worst + ("\n\n" + "\n".join(trips) if trips else ""),
         empty="no attack results on undefended models (attack-<model>.json)",
     )
 
@@ -113,7 +139,7 @@ def build_transfer(*, index: ResultIndex) -> Table:
     idx = index
     cols = (
         Column("source", "Source (surrogate)"), Column("target", "Target"), Column("defense", "Target defense"),
-        Column("attack", "Attack"), Column("eps", "ε", "eps"), Column("eps_db", "ε (dB)", "db"),
+        Column("attack", "Attack"), Column("eps", "ε", "eps"), Column("eps_db", "ε (dB)", "epsdb"),
         Column("accuracy", "Target acc. % [95 % CI]", "prop"),
         Column("white_box", "White-box acc. on target %", "prop"),
         Column("success_rate", "Success %", "prop"),

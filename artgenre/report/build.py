@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from artgenre.errors import ParameterError
@@ -16,7 +16,9 @@ from artgenre.report.index import ResultIndex, build_index
 from artgenre.report.listening import ITEM_ERRORS, audio_table, verification_note
 from artgenre.report.markdown import Figure, headline, render
 from artgenre.report.provenance import build_setup
+from artgenre.report.seeds import per_seed_csv, replicate_tables, split_replicates
 from artgenre.report.tables import TABLES, Table
+from artgenre.report.waveform import plot_accuracy_vs_snr, waveform_models
 from artgenre.runtime import log
 
 
@@ -117,6 +119,10 @@ def _draw_figures(state: _State, idx: ResultIndex, examples: list[dict], no_exam
         _figure(state, f"Accuracy vs ε – {m}", "no attack results for this model",
                 plots.plot_accuracy_vs_eps, index=idx, model=m,
                 path=state.out / f"fig_accuracy_vs_eps_{plots.safe_name(m)}.png")
+    for m in waveform_models(index=idx):
+        _figure(state, f"Accuracy vs SNR (waveform attacks) – {m}", "no waveform attack cells",
+                plot_accuracy_vs_snr, index=idx, model=m,
+                path=state.out / f"fig_accuracy_vs_snr_{plots.safe_name(m)}.png")
     _figure(state, "DeepFool minimal-norm histogram", "no DeepFool results with per-sample norms",
             plots.plot_deepfool_hist, index=idx, path=state.out / "fig_deepfool_norms.png")
     _figure(state, "Spectrograms: clean, perturbation, adversarial", no_examples,
@@ -185,19 +191,23 @@ def build_report(
     results_dir = Path(results_dir)
     out = Path(out_dir) if out_dir is not None else results_dir / "report"
     found = load_results(results_dir=results_dir, exclude=[out])
-    consistency = select_consistent(results=found)
+    consistency, replicates = split_replicates(consistency=select_consistent(results=found))
     res = consistency.results
     for e in consistency.excluded:
         log.warning("result %s left out of the report: %s", e["file"], e["reason"])
-    idx = build_index(results=res)
     state = _State(out=out)
     out.mkdir(parents=True, exist_ok=True)
     stale = remove_stale_temps(out, recursive=True)
     if stale:
         log.info("removed %d temporary file(s) left by an interrupted report in %s", len(stale), out)
 
-    setup = build_setup(results=res, reference=consistency.reference)
-    tables = {key: TABLES[key](index=idx) for key in TABLES}
+    setup = build_setup(results=res, reference=consistency.reference, seeds=tuple(replicates))
+    per_seed: dict[str, dict[int, Table]] = {}
+    if replicates:
+        tables, per_seed, idx = replicate_tables(groups=replicates, builders=TABLES)
+    else:
+        idx = build_index(results=res)
+        tables = {key: TABLES[key](index=idx) for key in TABLES}
     selection = load_examples(index=idx, max_examples=max_examples)
     examples_note = verification_note(selection=selection)
     _draw_figures(state, idx, selection.examples, examples_note or "no saved examples (examples npz)")
@@ -208,16 +218,20 @@ def build_report(
         path = out / f"{key}.csv"
         atomic_write_text(path, t.to_csv())
         state.files.append(path)
+    for key, tabs in per_seed.items():
+        path = out / f"{key}_per_seed.csv"
+        atomic_write_text(path, per_seed_csv(per_seed=tabs))
+        state.files.append(path)
 
     failed = [r for r in tables["table_checks"].rows if r["passed"] is False]
     unreadable = list(res.unreadable) + selection.unreadable
-    not_run = [t.title for t in all_tables.values() if t.not_run or not t.rows]
+    not_run = [t.title for t in all_tables.values() if t.shown and (t.not_run or not t.rows)]
     not_run += [f.title for f in state.figures if f.path is None]
     head = headline(index=idx, tables=tables, failed=failed, excluded=len(consistency.excluded))
 
     md_path = out / "report.md"
     atomic_write_text(md_path, render(
-        index=idx, setup=setup, tables=tables, audio=audio_tab, figures=state.figures, failed=failed,
+        index=replace(idx, results=res), setup=setup, tables=tables, audio=audio_tab, figures=state.figures, failed=failed,
         unreadable=unreadable, consistency=consistency, examples_note=examples_note,
         results_dir=results_dir))
     json_path = out / "report.json"
@@ -227,6 +241,7 @@ def build_report(
         "result_files": {"train": [r.name for r in res.train], "attack": [r.name for r in res.attack],
                          "defense": [r.name for r in res.defense]},
         "schema_versions": {res.rel(r.path): r.schema_version for r in res.all},
+        "seeds": list(replicates),
         "excluded": list(consistency.excluded),
         "reference": consistency.reference,
         "failed_checks": failed,

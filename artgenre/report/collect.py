@@ -28,6 +28,8 @@ _REQUIRED = {
     "defense": ("model", "defense", "cells"),
 }
 BASELINE = "none"
+#: Threat model and norm of a cell that records neither (files before the waveform threat model).
+DEFAULT_THREAT = ("spectrogram", "inf")
 #: Newest result-file layout this report understands; files without ``schema_version`` are 1.
 SCHEMA_VERSION = 2
 
@@ -262,6 +264,26 @@ def cells_of(result: ResultFile) -> list[dict]:
     for c in as_list(result.data.get("cells")):
         if isinstance(c, dict) and isinstance(c.get("attack"), str) and eps_key(c.get("eps")) is not None:
             out.append(c)
+    return out
+
+
+def threat_of(cell: dict, result: ResultFile | None = None) -> tuple[str, str]:
+    """``(threat, norm)`` of a cell or robust entry; absent fields fall back to the result's
+    ``threat`` and then to `DEFAULT_THREAT`."""
+    default = result.data.get("threat") if result is not None else None
+    threat = cell.get("threat", default)
+    norm = cell.get("norm")
+    return (threat if isinstance(threat, str) else DEFAULT_THREAT[0],
+            norm if isinstance(norm, str) else DEFAULT_THREAT[1])
+
+
+def robust_of(result: ResultFile) -> list[dict]:
+    """The result's ``robust`` entries (worst case over attacks) that carry a numeric ε and a
+    readable accuracy; an entry's ``adaptive`` is True, False or None (the union)."""
+    out = []
+    for r in as_list(result.data.get("robust")):
+        if isinstance(r, dict) and eps_key(r.get("eps")) is not None and accuracy(r.get("robust_accuracy")):
+            out.append(r)
     return out
 
 

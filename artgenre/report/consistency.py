@@ -17,6 +17,9 @@ Rules (also in docs/design.md, "Reading rules"):
   threat model (``threat``, where recorded) and, when ``limit`` picks a subset,
   ``config.seed`` (with ``limit`` null every sample is evaluated whatever the seed).
   Training results evaluate whole splits and are compared on data only.
+- **Seed replicates** (``seed-<s>`` folders, `artgenre.report.replicates`): the seed is what
+  the replicates vary on purpose, so it is not compared between them; data, partition,
+  ``limit``, ``n_samples`` and threat still are.
 - **Reference**: the data of ``pipeline.json``'s configuration when present and some result
   matches it; else that of the most recent training result (``meta.created``); else the data
   most results share (ties: the most recent). Among the attack and defense results left, the
@@ -33,6 +36,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from artgenre.report.collect import ResultFile, ResultSet, as_dict, as_list
+from artgenre.report.replicates import replicate_seeds
 
 # Options that change neither the samples nor their features.
 _IRRELEVANT_OPTIONS = frozenset({"workers"})
@@ -174,13 +178,14 @@ def _data_reference(known: list[tuple[dict, ResultFile]], pipeline: dict | None)
     return None, "no result records its data configuration; nothing is compared"
 
 
-def _sample_reference(items: list[tuple[dict, ResultFile]], pipeline: dict | None) -> tuple[dict | None, str]:
+def _sample_reference(items: list[tuple[dict, ResultFile]], pipeline: dict | None,
+                      fields: tuple[str, ...]) -> tuple[dict | None, str]:
     cfg = as_dict(as_dict(pipeline).get("config"))
     if "limit" in cfg:
         want = {"partition": "test", "limit": cfg["limit"]}
         if cfg["limit"] is not None:
             want["seed"] = cfg.get("seed", 0)
-        matching = [(i, r) for i, r in items if not _differences(i, want, ("partition", "limit", "seed"))]
+        matching = [(i, r) for i, r in items if not _differences(i, want, tuple(f for f in fields if f in want))]
         if matching:
             return _majority(matching), "the samples of pipeline.json's limit and seed"
     if items:
@@ -221,9 +226,14 @@ def select_consistent(*, results: ResultSet) -> Consistency:
         if diffs:
             excluded[r.path] = "other data: " + "; ".join(diffs)
     samples = [(sample_identity(r), r) for r in results.attack + results.defense if r.path not in excluded]
-    ref_samples, sample_basis = _sample_reference(samples, results.pipeline)
+    fields = _SAMPLE_FIELDS
+    if replicate_seeds(results=results):
+        fields = tuple(f for f in fields if f != "seed")
+    # Replicates differ in the seed on purpose, so the majority is taken without it.
+    compared = [({k: v for k, v in i.items() if k in fields}, r) for i, r in samples]
+    ref_samples, sample_basis = _sample_reference(compared, results.pipeline, fields)
     for ident, r in samples:
-        diffs = _differences(ident, ref_samples or {}, _SAMPLE_FIELDS)
+        diffs = _differences(ident, ref_samples or {}, fields)
         if diffs:
             excluded[r.path] = "other evaluated samples: " + "; ".join(diffs)
     kept = replace(

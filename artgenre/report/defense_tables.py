@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from artgenre.eps import same_eps
-from artgenre.report.attack_tables import eps_db
-from artgenre.report.collect import BASELINE, accuracy, attack_order, detector_entries, num, prop
+from artgenre.report.budgets import budget_db, budget_unit, threat_label
+from artgenre.report.collect import BASELINE, DEFAULT_THREAT, accuracy, attack_order, detector_entries, num, prop
 from artgenre.report.improvement import factor_label, improvement_factor
 from artgenre.report.index import ResultIndex
 from artgenre.report.table import ADAPTIVE_MARK, Column, Table, make_table
@@ -81,76 +81,115 @@ def build_table3(*, index: ResultIndex) -> Table:
     )
 
 
+ROBUST = "robust (worst case)"
+_ROBUST_NOTE = ("**Robust (worst case)** = share of segments classified correctly on clean input "
+                "*and* under every attack run at that ε (for a defense: adaptive and non-adaptive "
+                "alike); a defense is credited with it.")
+_PER_ATTACK_NOTE = ("These results record no robust (worst-case) accuracy: every number is per "
+                    "attack, not a worst case over the attacks.")
+
+
+def _threat_views(idx: ResultIndex) -> list[tuple[str, ResultIndex]]:
+    """``(column prefix, view)`` per threat model with defended cells, the paper's first."""
+    views = [idx.view(t) for t in idx.threats()]
+    return [("" if t == DEFAULT_THREAT else f"{threat_label(threat=t)}/", v)
+            for t, v in zip(idx.threats(), views) if any(s != BASELINE for (m, s, *_r) in v.cells)]
+
+
+def _robust_note(views: list[ResultIndex]) -> str:
+    return _ROBUST_NOTE if any(v.has_robust() for v in views) else _PER_ATTACK_NOTE
+
+
 def build_table4(*, index: ResultIndex) -> Table:
-    """Table 4: credited accuracy of every strategy under each attack at the table ε values."""
+    """Table 4: credited accuracy of every strategy, worst case first, at the table ε values."""
     idx = index
-    eps_list = table_eps(index=idx)
-    rows, colnames = [], []
+    views = _threat_views(idx)
+    rows, cols = [], []
     for m in idx.models:
         strategies = idx.strategies(m)
         if not strategies:
             continue
-        attacks = _defended_attacks(idx, m)
-        for a in attacks:
-            for e in eps_list:
-                if f"{a}@{e:g}" not in colnames:
-                    colnames.append(f"{a}@{e:g}")
         for s in [BASELINE, *strategies]:
             row = {"model": m, "strategy": s, "clean_accuracy": idx.clean.get((m, s))}
-            for a in attacks:
-                for e in eps_list:
-                    row[f"{a}@{e:g}"] = _with_adaptive(idx.credited(m, s, a, e))
+            for prefix, v in views:
+                eps_list = table_eps(index=v)
+                series = (["robust"] if v.has_robust(m) else []) + _defended_attacks(v, m)
+                for a in series:
+                    for e in eps_list:
+                        name = f"{prefix}{a}@{e:g}"
+                        credited = v.robust(m, s, e) if a == "robust" else v.credited(m, s, a, e)
+                        row[name] = _with_adaptive(credited)
+                        if name not in [c.name for c in cols]:
+                            db = budget_db(threat=v.threat, eps=e)
+                            label = ROBUST if a == "robust" else a.upper()
+                            cols.append(Column(name, f"{prefix}{label} ε={e:g}"
+                                               + ("" if db is None else f" ({db:.1f} {budget_unit(threat=v.threat)})"),
+                                               "prop"))
             rows.append(row)
     cols = [Column("model", "Model"), Column("strategy", "Strategy"),
-            Column("clean_accuracy", "Clean", "prop")]
-    for name in colnames:
-        a, e = name.split("@")
-        cols.append(Column(name, f"{a.upper()} ε={e} ({eps_db(float(e)):.1f} dB)", "prop"))
+            Column("clean_accuracy", "Clean", "prop"), *cols]
     return make_table(
         key="table4_defense_attack", title="Table 4 – Accuracy under attack per defense", columns=cols,
         rows=rows,
-        note=f"Segment accuracy (%) [95 % CI]. {ADAPTIVE_MARK} marks a number from an adaptive attack "
-        "(through the defense, e.g. BPDA/EOT); a defense is credited with the lower of its adaptive "
-        "and non-adaptive numbers (the strongest attack run), marked (a) when that is the adaptive one.",
+        note=f"Segment accuracy (%) [95 % CI]. {_robust_note([v for _p, v in views])} {ADAPTIVE_MARK} "
+        "marks a number from an adaptive attack (through the defense, e.g. BPDA/EOT); per attack, a "
+        "defense is credited with the lower of its adaptive and non-adaptive numbers (the strongest "
+        "attack run), marked (a) when that is the adaptive one.",
         empty=_NO_DEFENSES,
     )
 
 
+def _improvement_row(*, m: str, s: str, a: str, e: float, view: ResultIndex, dc, uc) -> dict | None:
+    if dc is None or uc is None or dc.accuracy is None or uc.accuracy is None:
+        return None
+    d, u = dc.accuracy["value"], uc.accuracy["value"]
+    f = improvement_factor(defended=d, undefended=u)
+    return {
+        "model": m, "defense": s, "threat": view.threat[0], "norm": view.threat[1], "attack": a,
+        "eps": e, "eps_db": budget_db(threat=view.threat, eps=e),
+        "undefended": uc.accuracy, "defended": _with_adaptive(dc),
+        "factor": None if math.isnan(f) else f, "factor_label": factor_label(factor=f),
+        "gain_pts": d - u, "adaptive": dc.adaptive,
+    }
+
+
 def _improvement_rows(idx: ResultIndex) -> list[dict]:
     rows = []
-    for m in idx.models:
-        for s in idx.strategies(m):
-            for a in _defended_attacks(idx, m):
-                for e in table_eps(index=idx):
-                    dc = idx.credited(m, s, a, e)
-                    uc = idx.cell(m, BASELINE, a, e, False)
-                    if dc is None or uc is None or dc.accuracy is None or uc.accuracy is None:
-                        continue
-                    d, u = dc.accuracy["value"], uc.accuracy["value"]
-                    f = improvement_factor(defended=d, undefended=u)
-                    rows.append({
-                        "model": m, "defense": s, "attack": a, "eps": e, "eps_db": eps_db(e),
-                        "undefended": uc.accuracy, "defended": _with_adaptive(dc),
-                        "factor": None if math.isnan(f) else f, "factor_label": factor_label(factor=f),
-                        "gain_pts": d - u, "adaptive": dc.adaptive,
-                    })
-    return rows
+    for _prefix, v in _threat_views(idx):
+        for m in idx.models:
+            for s in idx.strategies(m):
+                for e in table_eps(index=v):
+                    rows.append(_improvement_row(m=m, s=s, a=ROBUST, e=e, view=v, dc=v.robust(m, s, e),
+                                                 uc=v.robust(m, BASELINE, e)))
+                    rows += [_improvement_row(m=m, s=s, a=a, e=e, view=v, dc=v.credited(m, s, a, e),
+                                              uc=v.cell(m, BASELINE, a, e, False))
+                             for a in _defended_attacks(v, m)]
+    return [r for r in rows if r is not None]
+
+
+def _threat_columns(index: ResultIndex) -> list[Column]:
+    """Threat and norm columns, only when some cells are not the paper's spectrogram L∞."""
+    if all(t == DEFAULT_THREAT for t in index.threats()):
+        return []
+    return [Column("threat", "Threat"), Column("norm", "Norm")]
 
 
 def build_table5(*, index: ResultIndex) -> Table:
     """Table 5: improvement factor and gain of every defense over the undefended model."""
     cols = (
-        Column("model", "Model"), Column("defense", "Defense"), Column("attack", "Attack"),
-        Column("eps", "ε", "eps"), Column("eps_db", "ε (dB)", "db"),
+        Column("model", "Model"), Column("defense", "Defense"), *_threat_columns(index),
+        Column("attack", "Attack"), Column("eps", "ε", "eps"), Column("eps_db", "ε (dB)", "epsdb"),
         Column("undefended", "Undefended %", "prop"), Column("defended", "Defended %", "prop"),
-        Column("factor_label", "Improvement factor"), Column("gain_pts", "Gain (pts)", "pts"),
+        Column("factor_label", "Improvement factor", "label"), Column("gain_pts", "Gain (pts)", "pts"),
     )
     return make_table(
         key="table5_improvement", title="Table 5 – Improvement summary", columns=cols,
         rows=_improvement_rows(index),
         note="Improvement factor = (segment accuracy of the defended model under the attack) / "
-        "(segment accuracy of the undefended model under the same attack and ε). The defended "
-        "number is the adaptive one where it exists. When the undefended accuracy is 0 the ratio "
+        "(segment accuracy of the undefended model under the same attack and ε). "
+        f"{_robust_note([v for _p, v in _threat_views(index)])} The robust rows compare worst "
+        "cases at the same threat model, norm and ε. Per attack, the defended number is the "
+        "adaptive one where it exists. When the undefended accuracy is 0 the ratio "
         "is undefined: it is shown as ∞ if the defended accuracy is above 0 and n/a if it is 0 as "
         "well; the gain in percentage points (defended − undefended) is always given beside it.",
         empty=_NO_DEFENSES if not index.has_defenses
@@ -159,29 +198,30 @@ def build_table5(*, index: ResultIndex) -> Table:
 
 
 def build_table6(*, index: ResultIndex) -> Table:
-    """Table 6: the best defense per model, attack and ε."""
+    """Table 6: the best defense per model, attack (worst case first) and ε."""
     cols = (
-        Column("model", "Model"), Column("attack", "Attack"), Column("eps", "ε", "eps"),
-        Column("eps_db", "ε (dB)", "db"), Column("baseline", "Baseline %", "prop"),
+        Column("model", "Model"), *_threat_columns(index), Column("attack", "Attack"),
+        Column("eps", "ε", "eps"), Column("eps_db", "ε (dB)", "epsdb"), Column("baseline", "Baseline %", "prop"),
         Column("best_defense", "Best defense"), Column("defended", "Defended %", "prop"),
         Column("gain_pts", "Gain (pts)", "pts"),
     )
     best: dict[tuple, dict] = {}
     for r in _improvement_rows(index):
-        key = (r["model"], r["attack"], r["eps"])
+        key = (r["model"], r["threat"], r["norm"], r["attack"], r["eps"])
         if key not in best or r["defended"]["value"] > best[key]["defended"]["value"]:
             best[key] = r
     rows = [
-        {"model": r["model"], "attack": r["attack"], "eps": r["eps"], "eps_db": r["eps_db"],
-         "baseline": r["undefended"], "best_defense": r["defense"], "defended": r["defended"],
-         "gain_pts": r["gain_pts"]}
+        {"model": r["model"], "threat": r["threat"], "norm": r["norm"], "attack": r["attack"],
+         "eps": r["eps"], "eps_db": r["eps_db"], "baseline": r["undefended"],
+         "best_defense": r["defense"], "defended": r["defended"], "gain_pts": r["gain_pts"]}
         for r in best.values()
     ]
     return make_table(
         key="table6_best_defense", title="Table 6 – Best defense per model, attack and ε", columns=cols,
         rows=rows,
-        note="Best = highest credited (adaptive where run) accuracy under the attack; ties go to "
-        "the defense listed first (alphabetical).",
+        note="Best = highest credited accuracy: the robust (worst-case) accuracy in the "
+        f"{ROBUST!r} rows, else the adaptive number where run; ties go to the defense listed first "
+        f"(alphabetical). {_robust_note([v for _p, v in _threat_views(index)])}",
         empty="no defense results that can be compared with an undefended attack",
     )
 
@@ -239,5 +279,5 @@ def build_detector(*, index: ResultIndex) -> Table:
     )
 
 
-__all__ = ["PAPER_EPS", "build_adaptive", "build_detector", "build_table3", "build_table4",
+__all__ = ["PAPER_EPS", "ROBUST", "build_adaptive", "build_detector", "build_table3", "build_table4",
            "build_table5", "build_table6", "table_eps"]

@@ -48,8 +48,9 @@ def _read_npz(result: ResultFile, path: Path) -> list[dict]:
         if clean.shape != adv.shape or clean.ndim != 4 or clean.shape[1:] != _SHAPE_TAIL:
             raise ValueError(f"clean {clean.shape} / adversarial {adv.shape}; expected (n, 1, 128, 128) both")
         n = clean.shape[0]
-        keys = ("y", "track", "attack", "eps", "genres", "pred_clean", "pred_adv")
+        keys = ("y", "track", "attack", "eps", "genres", "pred_clean", "pred_adv", "snr_db")
         get = {k: (z[k] if k in z else None) for k in keys}
+        audio = _audio(z, n)
     genres = tuple(map(str, get["genres"])) if get["genres"] is not None else genres_of(result)
     ys = _per_example(get["y"], n, None)
     tracks = _per_example(get["track"], n, "")
@@ -58,6 +59,7 @@ def _read_npz(result: ResultFile, path: Path) -> list[dict]:
     recorded = get["pred_clean"] is not None and get["pred_adv"] is not None
     pred_clean = _per_example(get["pred_clean"], n, None)
     pred_adv = _per_example(get["pred_adv"], n, None)
+    snr = _per_example(get["snr_db"], n, None)
     indices = as_list(as_dict(result.data.get("examples")).get("indices"))
     out = []
     for i in range(n):
@@ -73,8 +75,21 @@ def _read_npz(result: ResultFile, path: Path) -> list[dict]:
             "pred_adv_genre": _label(genres, pa), "verified": verified,
             "track": str(tracks[i]), "attack": str(attacks[i]), "eps": float(eps[i]),
             "clean": clean[i, 0], "adversarial": adv[i, 0],
+            "audio_clean": None if audio is None else audio[0][i],
+            "audio_adv": None if audio is None else audio[1][i], "snr_db_recorded": snr[i],
         })
     return out
+
+
+def _audio(z, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The attacked audio (waveform threat model): ``audio_clean``/``audio_adv`` (n, L) float32,
+    or None when the file holds none."""
+    if "audio_clean" not in z or "audio_adv" not in z:
+        return None
+    clean, adv = np.asarray(z["audio_clean"], np.float32), np.asarray(z["audio_adv"], np.float32)
+    if clean.shape != adv.shape or clean.ndim != 2 or clean.shape[0] != n:
+        raise ValueError(f"audio_clean {clean.shape} / audio_adv {adv.shape}; expected ({n}, L) both")
+    return clean, adv
 
 
 def _label(genres, y) -> str:
@@ -92,7 +107,8 @@ class ExampleSelection:
     examples : list of dict
         ``idx, model, strategy, source_model, file, sample, y, genre, pred_clean, pred_adv,
         pred_clean_genre, pred_adv_genre, verified (True or None), track, attack, eps,
-        clean (128, 128), adversarial (128, 128)``.
+        clean (128, 128), adversarial (128, 128), audio_clean / audio_adv ((L,) float32 at
+        22050 Hz, or None: the attacked audio of a waveform example), snr_db_recorded``.
     unreadable : list of (path, reason)
         Example files that are missing or malformed (logged as warnings, not raised).
     saved : int

@@ -6,21 +6,30 @@ name (cells of ``defense-<model>-<defense>.json`` merged with those of
 cell for the same attack and ε, the lower of the two accuracies is *credited* (the adaptive one
 on a tie): the adaptive attack is meant to be the stronger one, and where by chance it is not,
 crediting it would overstate robustness.
+
+Cells are indexed per threat model and norm (``threat_cells``); ``cells`` are those of the
+index's own ``threat`` (the spectrogram L∞ threat of the paper, unless `ResultIndex.view`
+chose another), so every table builder reads one threat model at a time. ``robust`` holds
+the results' per-sample worst cases over the attacks run at an ε (see `robust`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from artgenre.report.collect import (
     BASELINE,
+    DEFAULT_THREAT,
     ResultFile,
     ResultSet,
     accuracy,
+    as_list,
     attack_order,
     cells_of,
     eps_key,
     prop,
+    robust_of,
+    threat_of,
 )
 from artgenre.runtime import log
 
@@ -40,6 +49,27 @@ class Cell:
     raw: dict
     file: str
     source_model: str | None = None
+    threat: str = DEFAULT_THREAT[0]
+    norm: str = DEFAULT_THREAT[1]
+
+
+@dataclass(frozen=True)
+class Robust:
+    """A robust-accuracy entry: segments correct clean and under every attack in ``attacks``.
+
+    ``adaptive`` is True / False for the adaptive / non-adaptive attacks on a defense, None for
+    the union of both (the worst case over everything that was run).
+    """
+
+    model: str
+    strategy: str
+    threat: str
+    norm: str
+    eps: float
+    accuracy: dict
+    attacks: tuple[str, ...]
+    adaptive: bool | None
+    file: str
 
 
 @dataclass
@@ -53,6 +83,34 @@ class ResultIndex:
     cells: dict[tuple, Cell] = field(default_factory=dict)
     clean: dict[tuple[str, str], dict | None] = field(default_factory=dict)
     transfer: list[Cell] = field(default_factory=list)
+    threat: tuple[str, str] = DEFAULT_THREAT
+    threat_cells: dict[tuple[str, str], dict[tuple, Cell]] = field(default_factory=dict)
+    threat_transfer: list[Cell] = field(default_factory=list)
+    robust_entries: dict[tuple, dict[bool | None, Robust]] = field(default_factory=dict)
+
+    def view(self, threat: tuple[str, str]) -> ResultIndex:
+        """The same index reading the cells of ``threat`` = ``(threat model, norm)``."""
+        return replace(self, threat=threat, cells=self.threat_cells.get(threat, {}),
+                       transfer=[c for c in self.threat_transfer if (c.threat, c.norm) == threat])
+
+    def threats(self) -> list[tuple[str, str]]:
+        """Every ``(threat model, norm)`` with cells, the default one first."""
+        return sorted(self.threat_cells, key=lambda t: (t != DEFAULT_THREAT, t))
+
+    def robust(self, model: str, strategy: str, eps: float) -> Robust | None:
+        """The robust accuracy credited at ``eps`` under the index's threat: the union entry
+        (``adaptive`` None) where recorded, else the lowest of the recorded ones (the adaptive
+        one on a tie)."""
+        entries = self.robust_entries.get((model, strategy, *self.threat, eps_key(eps)), {})
+        if None in entries:
+            return entries[None]
+        ranked = sorted(entries.values(), key=lambda r: (r.accuracy["value"], not r.adaptive))
+        return ranked[0] if ranked else None
+
+    def has_robust(self, model: str | None = None) -> bool:
+        """Whether any result records robust (worst-case) accuracy under the index's threat."""
+        return any((model is None or m == model) and (t, n) == self.threat
+                   for (m, _s, t, n, _e) in self.robust_entries)
 
     def strategies(self, model: str) -> list[str]:
         """Defense names seen for ``model`` (not including the baseline), sorted."""
@@ -102,7 +160,10 @@ def _add_model(models: list[str], name: str) -> None:
 
 
 def _make_cell(r: ResultFile, c: dict, strategy: str) -> Cell:
+    threat, norm = threat_of(c, r)
     return Cell(
+        threat=threat,
+        norm=norm,
         model=r.model,
         strategy=strategy,
         attack=c["attack"],
@@ -117,8 +178,30 @@ def _make_cell(r: ResultFile, c: dict, strategy: str) -> Cell:
     )
 
 
+def _add_cell(idx: ResultIndex, cell: Cell, *, replace_existing: bool) -> None:
+    cells = idx.threat_cells.setdefault((cell.threat, cell.norm), {})
+    key = (cell.model, cell.strategy, cell.attack, cell.eps, cell.adaptive)
+    if replace_existing:
+        cells[key] = cell
+    else:
+        cells.setdefault(key, cell)
+
+
+def _add_robust(idx: ResultIndex, r: ResultFile, strategy: str, *, replace_existing: bool) -> None:
+    for entry in robust_of(r):
+        threat, norm = threat_of(entry, r)
+        adaptive = entry.get("adaptive")
+        rob = Robust(model=r.model, strategy=strategy, threat=threat, norm=norm, eps=eps_key(entry["eps"]),
+                     accuracy=accuracy(entry["robust_accuracy"]),
+                     attacks=tuple(map(str, as_list(entry.get("attacks")))),
+                     adaptive=None if adaptive is None else bool(adaptive), file=r.name)
+        slot = idx.robust_entries.setdefault((rob.model, strategy, threat, norm, rob.eps), {})
+        if replace_existing or rob.adaptive not in slot:
+            slot[rob.adaptive] = rob
+
+
 def build_index(*, results: ResultSet) -> ResultIndex:
-    """Index all cells and clean accuracies of ``results`` (see module docstring)."""
+    """Index all cells, robust entries and clean accuracies of ``results`` (see module docstring)."""
     idx = ResultIndex(results=results)
     for r in results.train:
         _add_model(idx.models, r.model)
@@ -132,13 +215,13 @@ def build_index(*, results: ResultSet) -> ResultIndex:
         idx.defense_files[key] = r
         idx.clean[key] = accuracy(r.data.get("clean"))
         idx.clean.setdefault((r.model, BASELINE), accuracy(r.data.get("baseline_clean")))
+        _add_robust(idx, r, r.defense, replace_existing=True)
         for c in cells_of(r):
-            cell = _make_cell(r, c, r.defense)
-            idx.cells[(cell.model, cell.strategy, cell.attack, cell.eps, cell.adaptive)] = cell
+            _add_cell(idx, _make_cell(r, c, r.defense), replace_existing=True)
     for r in results.attack:
         _add_model(idx.models, r.model)
         if r.source_model is not None:
-            idx.transfer.extend(_make_cell(r, c, r.defense or BASELINE) for c in cells_of(r))
+            idx.threat_transfer.extend(_make_cell(r, c, r.defense or BASELINE) for c in cells_of(r))
             continue
         strategy = r.defense or BASELINE
         if strategy == BASELINE:
@@ -149,7 +232,7 @@ def build_index(*, results: ResultSet) -> ResultIndex:
             idx.clean[(r.model, BASELINE)] = accuracy(r.data.get("clean"))
         else:
             idx.clean.setdefault((r.model, strategy), accuracy(r.data.get("clean")))
+        _add_robust(idx, r, strategy, replace_existing=False)
         for c in cells_of(r):
-            cell = _make_cell(r, c, strategy)
-            idx.cells.setdefault((cell.model, cell.strategy, cell.attack, cell.eps, cell.adaptive), cell)
-    return idx
+            _add_cell(idx, _make_cell(r, c, strategy), replace_existing=False)
+    return idx.view(idx.threat)

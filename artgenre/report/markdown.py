@@ -8,7 +8,7 @@ from pathlib import Path
 
 from artgenre.data.features import unit_to_db
 from artgenre.eps import same_eps
-from artgenre.report.collect import BASELINE, SCHEMA_VERSION, ResultSet
+from artgenre.report.collect import BASELINE, SCHEMA_VERSION, ResultSet, num
 from artgenre.report.consistency import Consistency
 from artgenre.report.index import ResultIndex
 from artgenre.report.table import Table
@@ -40,30 +40,40 @@ class Figure:
     missing: str | None = None
 
 
+def _share(v: object) -> str:
+    """A fraction (a proportion's value, or a replicate mean) as ``"72.5 %"``."""
+    x = num(v) if not isinstance(v, dict) or "value" in v else num(v.get("mean"))
+    return "—" if x is None else f"{100 * x:.1f} %"
+
+
+def _gain(v: object) -> str:
+    x = num(v) if not isinstance(v, dict) else num(v.get("mean"))
+    return "—" if x is None else f"{100 * x:+.1f} pts"
+
+
 def headline(*, index: ResultIndex, tables: dict[str, Table], failed: list[dict],
              excluded: int = 0) -> list[tuple[str, str]]:
     """A handful of ``(label, value)`` pairs for the console: clean accuracy, FGSM/PGD at the ε
     closest to 0.03, the best defense, failed checks and results left out."""
     out = []
     for row in tables["table1_clean"].rows:
-        v = row["segment_accuracy"]
         label = row["model"] + ("" if row["defense"] == "standard" else f" ({row['defense']})")
-        out.append((f"{label} clean acc.", "—" if v is None else f"{100 * v['value']:.1f} %"))
+        out.append((f"{label} clean acc.", _share(row["segment_accuracy"])))
+    # Read from Table 2, so that replicates give their mean, and the worst case leads.
+    t2 = {row["eps"]: row for row in tables["table2_robustness"].rows}
+    names = {c.name for c in tables["table2_robustness"].columns}
     for m in index.models:
-        for a in index.attacks(m, BASELINE)[:2]:
-            eps = [e for e in index.eps_values(m, BASELINE, a) if e > 0]
+        for a in [s for s in ("robust",) if f"{m}/{s}" in names] + index.attacks(m, BASELINE)[:2]:
+            eps = [e for e, row in t2.items() if e > 0 and row.get(f"{m}/{a}") is not None]
             if not eps:
                 continue
             e = min(eps, key=lambda v: abs(v - HEADLINE_EPS))
-            c = index.cell(m, BASELINE, a, e, False)
-            if c is not None and c.accuracy is not None:
-                out.append((f"{m} {a.upper()} ε={e:g} ({float(unit_to_db(e)):.1f} dB)",
-                            f"{100 * c.accuracy['value']:.1f} %"))
+            out.append((f"{m} {a.upper()} ε={e:g} ({float(unit_to_db(e)):.1f} dB)", _share(t2[e][f"{m}/{a}"])))
     best = tables["table6_best_defense"].rows
     for row in best:
         if same_eps(row["eps"], HEADLINE_EPS) or len(best) <= 4:
             out.append((f"best defense {row['model']} {row['attack'].upper()} ε={row['eps']:g}",
-                        f"{row['best_defense']} {100 * row['gain_pts']:+.1f} pts"))
+                        f"{row['best_defense']} {_gain(row['gain_pts'])}"))
     out.append(("failed checks", str(len(failed))))
     if excluded:
         out.append(("results left out (inconsistent)", str(excluded)))
@@ -130,6 +140,8 @@ def render(*, index: ResultIndex, setup: Table, tables: dict[str, Table], audio:
     md.append(HOW_TO_READ)
     for key in [k for k in tables if k != "table_checks"] + ["table_checks"]:
         t = tables[key]
+        if not t.shown:
+            continue
         md.append(f"## {t.title}\n")
         md.append(t.to_markdown())
         if t.rows:

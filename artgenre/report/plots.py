@@ -25,7 +25,8 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name)).strip("_") or "x"
 
 
-def _figure(w: float, h: float):
+def figure(w: float, h: float):
+    """An Agg-backed matplotlib `Figure` of ``w`` × ``h`` inches (no pyplot)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -34,7 +35,8 @@ def _figure(w: float, h: float):
     return fig
 
 
-def _save(fig, path: Path) -> Path:
+def save(fig, path: Path) -> Path:
+    """Write ``fig`` as PNG to ``path`` atomically."""
     with atomic_path(path) as tmp:
         # The temp file ends in ".tmp", so the format must be explicit.
         fig.savefig(tmp, format="png", dpi=_DPI)
@@ -66,7 +68,7 @@ def _bounds(p: dict) -> tuple[float, float, float]:
     return 100 * v, 100 * lo, 100 * hi
 
 
-def _points(pts: list[tuple[float, dict]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def points(pts: list[tuple[float, dict]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(ε, accuracy %, CI low %, CI high %) arrays of (ε, proportion) points, sorted by ε."""
     pts = sorted(pts, key=lambda p: p[0])
     e = np.array([p[0] for p in pts], dtype=float)
@@ -75,14 +77,15 @@ def _points(pts: list[tuple[float, dict]]) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def _series(cells) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    return _points([(c.eps, c.accuracy) for c in cells if c is not None and c.accuracy is not None])
+    return points([(c.eps, c.accuracy) for c in cells if c is not None and c.accuracy is not None])
 
 
 def plot_accuracy_vs_eps(*, index: ResultIndex, model: str, path: Path) -> Path | None:
     """Accuracy vs ε for ``model``: one panel per attack, one line per strategy, CI bands.
 
     DeepFool's ``accuracy_at_eps`` (accuracy when every minimal perturbation larger than ε
-    counts as a failed attack) is drawn in every panel as a reference. Returns None when the
+    counts as a failed attack) and the undefended robust (worst-case) accuracy, where recorded,
+    are drawn in every panel as references. Returns None when the
     model has no cells and no DeepFool block.
     """
     attacks = index.attacks(model)
@@ -95,8 +98,11 @@ def plot_accuracy_vs_eps(*, index: ResultIndex, model: str, path: Path) -> Path 
                 df_pts.append((num(p["eps"]), prop(p["accuracy"])))
     if not attacks and not df_pts:
         return None
+    worst = [(r.eps, r.accuracy) for (m, st, t, n, e) in index.robust_entries
+             if m == model and st == BASELINE and (t, n) == index.threat
+             and (r := index.robust(model, BASELINE, e)) is not None]
     panels = attacks or ["deepfool"]
-    fig = _figure(5.2 * len(panels), 4.2)
+    fig = figure(5.2 * len(panels), 4.2)
     axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True, squeeze=False)[0])
     clean = index.clean.get((model, BASELINE))
     colors = {}
@@ -117,8 +123,12 @@ def plot_accuracy_vs_eps(*, index: ResultIndex, model: str, path: Path) -> Path 
             ax.plot(e, v, marker="o", ms=3.5, color=color, label=label,
                     lw=2.2 if s == BASELINE else 1.5)
             ax.fill_between(e, lo, hi, color=color, alpha=0.15, lw=0)
+        if worst:
+            # The per-sample worst case over every attack: the same in each attack's panel.
+            we, wv, _lo, _hi = points(worst)
+            ax.plot(we, wv, ls=":", marker="x", ms=4, color="black", label="undefended, worst case over attacks")
         if df_pts:
-            de, dv, dlo, dhi = _points(df_pts)
+            de, dv, dlo, dhi = points(df_pts)
             ax.plot(de, dv, ls="--", color="0.35", label="DeepFool (min-norm, acc. at ε)")
             ax.fill_between(de, dlo, dhi, color="0.5", alpha=0.12, lw=0)
         positive = sorted({e for e in index.eps_values(model) + [p[0] for p in df_pts] if e > 0})
@@ -141,7 +151,7 @@ def plot_accuracy_vs_eps(*, index: ResultIndex, model: str, path: Path) -> Path 
         _db_axis(ax, linthresh, ticks)
     axes[0].set_ylabel("segment accuracy (%) with 95 % CI")
     fig.suptitle(f"Accuracy vs perturbation size – {model}")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_deepfool_hist(*, index: ResultIndex, path: Path) -> Path | None:
@@ -157,7 +167,7 @@ def plot_deepfool_hist(*, index: ResultIndex, path: Path) -> Path | None:
             data.append((r.model + (f" ({r.defense})" if r.defense else ""), l2, li))
     if not data:
         return None
-    fig = _figure(10, 4)
+    fig = figure(10, 4)
     ax2, axi = fig.subplots(1, 2)
     for label, l2, li in data:
         if l2.size:
@@ -175,7 +185,7 @@ def plot_deepfool_hist(*, index: ResultIndex, path: Path) -> Path | None:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     fig.suptitle("DeepFool minimal perturbations")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def example_caption(ex: dict) -> str:
@@ -192,7 +202,7 @@ def plot_spectrograms(*, examples: list[dict], path: Path) -> Path | None:
     if not examples:
         return None
     n = len(examples)
-    fig = _figure(13, 3.3 * n)
+    fig = figure(13, 3.3 * n)
     axes = np.atleast_2d(fig.subplots(n, 3, squeeze=False))
     for row, ex in zip(axes, examples):
         clean_db = ex["clean"] * TOP_DB - TOP_DB
@@ -217,7 +227,7 @@ def plot_spectrograms(*, examples: list[dict], path: Path) -> Path | None:
     unverified = sum(ex.get("verified") is not True for ex in examples)
     note = f"; {unverified} NOT verified as successful attacks" if unverified else "; successful attacks only"
     fig.suptitle(f"Saved adversarial examples (log-mel, dB relative to clip max){note}")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_detector_roc(*, index: ResultIndex, path: Path, max_curves: int = 12) -> Path | None:
@@ -231,7 +241,7 @@ def plot_detector_roc(*, index: ResultIndex, path: Path, max_curves: int = 12) -
                 curves.append((r.model, r.defense, pa, fpr, tpr))
     if not curves:
         return None
-    fig = _figure(6, 5.5)
+    fig = figure(6, 5.5)
     ax = fig.subplots()
     for model, defense, pa, fpr, tpr in curves[:max_curves]:
         auc = num(pa.get("auc"))
@@ -247,7 +257,7 @@ def plot_detector_roc(*, index: ResultIndex, path: Path, max_curves: int = 12) -
     ax.legend(fontsize=7, loc="lower right")
     more = f" (first {max_curves} of {len(curves)})" if len(curves) > max_curves else ""
     ax.set_title(f"Detector ROC on test segments{more}")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def pick_confusion_cell(*, index: ResultIndex, model: str):
@@ -275,7 +285,7 @@ def plot_confusions(*, index: ResultIndex, model: str, genres, path: Path) -> Pa
         return None
     k = mats[0].shape[0]
     names = list(genres) if genres is not None and len(genres) == k else [str(i) for i in range(k)]
-    fig = _figure(12, 5.4)
+    fig = figure(12, 5.4)
     axes = fig.subplots(1, 2)
     titles = ["clean", f"{cell.attack.upper()} ε={cell.eps:g} ({float(unit_to_db(cell.eps)):.1f} dB)"]
     for ax, m, t in zip(axes, mats, titles):
@@ -294,4 +304,4 @@ def plot_confusions(*, index: ResultIndex, model: str, genres, path: Path) -> Pa
         ax.set_title(t)
     fig.colorbar(im, ax=list(axes), label="% of the true genre's segments")
     fig.suptitle(f"Confusion matrices – {model} (counts in cells)")
-    return _save(fig, path)
+    return save(fig, path)

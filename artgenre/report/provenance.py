@@ -82,7 +82,7 @@ def _row(setting: str, pairs: list[tuple[str, Any]], source: str) -> dict:
     return {"setting": setting, "value": value, "source": f"{source} ({n} file{'s' if n != 1 else ''})"}
 
 
-def build_setup(*, results: ResultSet, reference: dict) -> Table:
+def build_setup(*, results: ResultSet, reference: dict, seeds: tuple[int, ...] = ()) -> Table:
     """The settings table of the kept results (dataset, splits, profile, seeds, versions, SHA).
 
     Parameters
@@ -91,6 +91,9 @@ def build_setup(*, results: ResultSet, reference: dict) -> Table:
         The results the report uses (after `select_consistent`).
     reference : dict
         `Consistency.reference` (its ``data`` and ``samples`` are shown as the reference).
+    seeds : tuple of int
+        The seed replicates (``seed-<s>`` folders) the tables average over; ``()`` for a
+        single run, which adds no row.
 
     Returns
     -------
@@ -100,7 +103,12 @@ def build_setup(*, results: ResultSet, reference: dict) -> Table:
     trains, evals, everything = results.train, results.attack + results.defense, results.all
     data = reference.get("data") or {}
     samples = reference.get("samples") or {}
-    rows = [
+    rows = [] if not seeds else [{
+        "setting": "Seed replicates", "source": "seed-<s> folders",
+        "value": f"{len(seeds)} seeds: {', '.join(map(str, seeds))}; tables show mean ± standard deviation "
+        f"over them (per-seed values in `<table>_per_seed.csv`); figures and listening examples are from "
+        f"seed {seeds[0]}"}]
+    rows += [
         _row("Dataset", [(r.name, r.data.get("dataset")) for r in everything], "result dataset"),
         {"setting": "Data configuration", "source": "config.data",
          "value": ", ".join(f"{k}={_text(v)}" for k, v in data.items()) or _NOT_RECORDED},

@@ -27,12 +27,16 @@ def _pct(v: float | None) -> str:
 
 FORMATS: Registry[Callable[[object], str]] = Registry("column format")
 FORMATS.register("str")(lambda v: DASH if v is None or v == "" else str(v))
+# Text derived from a measurement (an improvement factor's label): it may differ between seeds.
+FORMATS.register("label")(FORMATS["str"])
 FORMATS.register("int")(lambda v: DASH if num(v) is None else f"{int(num(v)):,}")
 FORMATS.register("float2")(lambda v: DASH if num(v) is None else f"{num(v):.2f}")
 FORMATS.register("float3")(lambda v: DASH if num(v) is None else f"{num(v):.3f}")
 FORMATS.register("float4")(lambda v: DASH if num(v) is None else f"{num(v):.4f}")
 FORMATS.register("eps")(lambda v: DASH if num(v) is None else f"{num(v):g}")
 FORMATS.register("db")(lambda v: DASH if num(v) is None else f"{num(v):.1f} dB")
+# A budget in dB: a row's coordinate (as "eps"), not a measurement.
+FORMATS.register("epsdb")(FORMATS["db"])
 FORMATS.register("seconds")(lambda v: DASH if num(v) is None else f"{num(v):,.1f} s")
 FORMATS.register("ms")(lambda v: DASH if num(v) is None else f"{num(v):.2f} ms")
 FORMATS.register("pct")(lambda v: _pct(num(v)))
@@ -42,7 +46,32 @@ FORMATS.register("bool")(lambda v: DASH if v is None else ("yes" if v else "no")
 FORMATS.register("check")(lambda v: "skipped" if v is None else ("passed" if v else "**FAILED**"))
 FORMATS.register("link")(lambda v: DASH if not v else f"[{v}]({v})")
 FORMATS.register("factor")(lambda v: factor_label(factor=v if isinstance(v, (int, float)) else None))
-_TEXT_KINDS = frozenset({"str", "bool", "check", "link"})
+_TEXT_KINDS = frozenset({"str", "label", "bool", "check", "link"})
+#: Kinds that name a row (which model, attack, ε ...) rather than measure something; rows of
+#: seed replicates are matched on them, every other kind but "label" is averaged.
+IDENTITY_KINDS = frozenset({"str", "eps", "epsdb", "bool", "check", "link"})
+# The kind a standard deviation is shown in (a difference has no sign).
+_SPREAD_KIND = {"prop": "pct", "pts": "pct"}
+
+
+def is_measure(column: Column) -> bool:
+    """Whether a column holds a measurement (averaged over seed replicates)."""
+    return column.kind not in IDENTITY_KINDS and column.kind != "label"
+
+
+def _fmt_stat(kind: str, st: object, n_seeds: int) -> str:
+    """``"72.5 ± 3.1"`` of a ``{mean, std, n_seeds}`` dict, ``(n=2)`` when seeds are missing."""
+    if not isinstance(st, dict) or st.get("mean") is None:
+        return DASH
+    shown = "pct" if kind == "prop" else kind
+    text = FORMATS[shown](st["mean"])
+    if st.get("std") is not None:
+        text += " ± " + FORMATS[_SPREAD_KIND.get(kind, kind)](st["std"])
+    if st.get("n_seeds", n_seeds) < n_seeds:
+        text += f" (n={st['n_seeds']})"
+    if st.get("adaptive"):
+        text += f" {ADAPTIVE_MARK}"
+    return text
 
 
 @FORMATS.register("prop")
@@ -84,6 +113,13 @@ class Table:
         Markdown shown under the table (definitions, units).
     not_run : str or None
         Why the table is empty (shown as "not run: ..."); None when it has rows.
+    optional : bool
+        An empty optional table (a block only some runs produce) is left out of ``report.md``
+        instead of being marked "not run".
+    seeds : tuple of int
+        Non-empty for a table over seed replicates: its measurement columns (`is_measure`) then
+        hold ``{mean, std, n_seeds}`` dicts (std None below two seeds), shown as "mean ± std"
+        and written to CSV as ``X_mean, X_std, X_n_seeds``.
     """
 
     key: str
@@ -92,6 +128,13 @@ class Table:
     rows: tuple[dict, ...] = ()
     note: str = ""
     not_run: str | None = None
+    optional: bool = False
+    seeds: tuple[int, ...] = ()
+
+    @property
+    def shown(self) -> bool:
+        """Whether ``report.md`` shows the table (with rows, or as "not run")."""
+        return bool(self.rows) or not self.optional
 
     def to_markdown(self) -> str:
         """The table as a GitHub-flavoured Markdown section body (no heading)."""
@@ -101,37 +144,49 @@ class Table:
         sep = "|" + "|".join("---" if c.kind in _TEXT_KINDS else "--:" for c in self.columns) + "|"
         lines = [head, sep]
         for row in self.rows:
-            cells = [FORMATS[c.kind](row.get(c.name)).replace("|", "\\|") for c in self.columns]
+            cells = [self._text(c, row.get(c.name)).replace("|", "\\|") for c in self.columns]
             lines.append("| " + " | ".join(cells) + " |")
         text = "\n".join(lines) + "\n"
         if self.note:
             text += "\n" + self.note.strip() + "\n"
         return text
 
+    def _text(self, c: Column, v: object) -> str:
+        if self.seeds and is_measure(c):
+            return _fmt_stat(c.kind, v, len(self.seeds))
+        return FORMATS[c.kind](v)
+
+    def _parts(self, c: Column) -> tuple[str, ...]:
+        """The CSV columns one table column expands to (suffixes of its name)."""
+        if self.seeds and is_measure(c):
+            return ("_mean", "_std", "_n_seeds")
+        return ("", "_ci_low", "_ci_high") if c.kind == "prop" else ("",)
+
     def csv_header(self) -> list[str]:
+        return [c.name + part for c in self.columns for part in self._parts(c)]
+
+    def csv_rows(self) -> list[list[str]]:
+        """The CSV cells of every row, in `csv_header` order."""
         out = []
-        for c in self.columns:
-            out.append(c.name)
-            if c.kind == "prop":
-                out += [f"{c.name}_ci_low", f"{c.name}_ci_high"]
+        for row in self.rows:
+            cells = []
+            for c in self.columns:
+                v = row.get(c.name)
+                if self.seeds and is_measure(c):
+                    st = v if isinstance(v, dict) else {}
+                    cells += [_csv_value(st.get(k)) for k in ("mean", "std", "n_seeds")]
+                elif c.kind == "prop":
+                    p = v if isinstance(v, dict) else prop(v)
+                    cells += [_csv_value(None if p is None else p.get(k)) for k in ("value", "ci_low", "ci_high")]
+                else:
+                    cells.append(_csv_value(v))
+            out.append(cells)
         return out
 
     def to_csv(self) -> str:
-        """CSV text; proportion columns expand to ``X, X_ci_low, X_ci_high`` (fractions)."""
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(self.csv_header())
-        for row in self.rows:
-            out = []
-            for c in self.columns:
-                v = row.get(c.name)
-                if c.kind == "prop":
-                    p = v if isinstance(v, dict) else prop(v)
-                    out += [_csv_value(None if p is None else p.get(k)) for k in ("value", "ci_low", "ci_high")]
-                else:
-                    out.append(_csv_value(v))
-            w.writerow(out)
-        return buf.getvalue()
+        """CSV text; proportion columns expand to ``X, X_ci_low, X_ci_high`` (fractions), and
+        over seed replicates every measurement to ``X_mean, X_std, X_n_seeds``."""
+        return csv_text(header=self.csv_header(), rows=self.csv_rows())
 
     def as_json(self) -> dict:
         return {
@@ -143,10 +198,20 @@ class Table:
 
 
 def make_table(*, key: str, title: str, columns: Iterable[Column], rows: Iterable[dict],
-               empty: str, note: str = "") -> Table:
+               empty: str, note: str = "", optional: bool = False) -> Table:
     """A `Table` whose ``not_run`` is ``empty`` (why there is nothing to show) when it has no rows."""
     rows = tuple(rows)
-    return Table(key, title, tuple(columns), rows, note=note, not_run=None if rows else empty)
+    return Table(key, title, tuple(columns), rows, note=note, not_run=None if rows else empty,
+                 optional=optional)
+
+
+def csv_text(*, header: list[str], rows: Iterable[list[str]]) -> str:
+    """CSV text of a header and rows of already formatted cells."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
 
 
 def _csv_value(v: object) -> str:
@@ -163,4 +228,5 @@ def _csv_value(v: object) -> str:
     return str(v)
 
 
-__all__ = ["ADAPTIVE_MARK", "DASH", "FORMATS", "Column", "Table", "make_table"]
+__all__ = ["ADAPTIVE_MARK", "DASH", "FORMATS", "IDENTITY_KINDS", "Column", "Table", "csv_text", "is_measure",
+           "make_table"]

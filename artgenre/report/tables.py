@@ -29,11 +29,13 @@ from artgenre.report.defense_tables import (
 )
 from artgenre.report.improvement import factor_label, improvement_factor
 from artgenre.report.index import ResultIndex
+from artgenre.report.waveform import build_table2_waveform
 from artgenre.report.table import ADAPTIVE_MARK, DASH, FORMATS, Column, Table, make_table
 
 TABLES: Registry[Callable[[ResultIndex], Table]] = Registry("table")
 for _key, _fn in (
     ("table1_clean", build_table1), ("table2_robustness", build_table2),
+    ("table2_waveform", build_table2_waveform),
     ("table3_defense_clean", build_table3), ("table4_defense_attack", build_table4),
     ("table5_improvement", build_table5), ("table6_best_defense", build_table6),
     ("table_adaptive", build_adaptive), ("table_deepfool", build_deepfool),
