@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from artgenre.errors import ParameterError, check_choice
-from artgenre.io import atomic_write_json, remove_stale_temps
+from artgenre.io import atomic_write_json
 from artgenre.runtime import log, run_metadata, seed_everything
 
 if sys.version_info >= (3, 11):
@@ -235,8 +235,17 @@ def run_pipeline(config: PipelineConfig, *, progress: bool = True) -> PipelineRe
     Raises
     ------
     ArtGenreError
-        Whatever the stages raise for bad data or parameters.
+        Whatever the stages raise for bad data or parameters;
+        `artgenre.lock.FolderLockedError` when another process writes into ``config.out``.
     """
+    from artgenre.runs import hold_results_folder
+
+    # The pipeline holds its results folder: temporary files below it are a killed run's.
+    with hold_results_folder(config.out, command="artgenre run"):
+        return _run_stages(config, progress=progress)
+
+
+def _run_stages(config: PipelineConfig, *, progress: bool) -> PipelineResult:
     from artgenre.attacks.params import select_params
     from artgenre.attacks.run import AttackConfig, run_attack
     from artgenre.data import load_dataset
@@ -246,9 +255,6 @@ def run_pipeline(config: PipelineConfig, *, progress: bool = True) -> PipelineRe
 
     seed_everything(config.seed)
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    # The pipeline owns its results folder: temporary files there are a killed run's leftovers.
-    remove_stale_temps(out)
     stages = _Stages(config, out / "pipeline.json")
     data_cfg = config.data_config()
 

@@ -6,6 +6,8 @@
   class-stratified), identical for attack and defense runs;
 - checkpoint → classifier: `load_classifier` (and `load_checkpoint_data`, the data a checkpoint
   was trained on), `check_fits` (input shape and class count against the data);
+- the results folder of an entry point: `hold_results_folder` (its write lock, and the
+  temporary files a killed writer left in it removed);
 - the resumable result file: `ResultWriter` (atomic, rewritten after every cell) and
   `artgenre.io.read_previous_result` (a result to resume from only when its ``resume_key``
   matches).
@@ -13,9 +15,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,6 +143,28 @@ def check_fits(*, classifier, shape, n_classes: int, what: str, where: str) -> N
         raise DataError(f"{what} has {classifier.nb_classes} classes, but {where} has {n_classes}")
 
 
+@contextlib.contextmanager
+def hold_results_folder(out: str | Path, *, command: str) -> Iterator[Path]:
+    """Hold ``out``'s write lock (`artgenre.lock.folder_lock`) for the ``with`` block and, on
+    entry, delete the temporary files of killed writers anywhere below it: while the lock is
+    held no other process writes there, and this process has no write under way yet.
+
+    For entry points (the CLI commands, `artgenre.pipeline.run_pipeline`), not for the stage
+    functions they call, which may run in worker processes of a driver holding the lock.
+
+    Raises
+    ------
+    artgenre.lock.FolderLockedError
+        Another live process holds the folder.
+    """
+    from artgenre.io import remove_stale_temps
+    from artgenre.lock import folder_lock
+
+    with folder_lock(out, command=command):
+        remove_stale_temps(out, recursive=True)
+        yield Path(out)
+
+
 def sha256(path: str | None) -> str | None:
     """SHA-256 of a file (None for None)."""
     if path is None:
@@ -186,7 +212,7 @@ class ResultWriter:
 
 
 __all__ = [
-    "Loaded", "ResultWriter", "SCHEMA_VERSION", "check_fits", "choose_samples", "eps_key", "json_values",
+    "Loaded", "ResultWriter", "SCHEMA_VERSION", "check_fits", "hold_results_folder", "choose_samples", "eps_key", "json_values",
     "load_checkpoint_data", "load_classifier", "parse_eps", "same_eps", "sha256",
     "stratified_order",
 ]

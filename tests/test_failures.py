@@ -619,3 +619,19 @@ def test_data_damaged_test_audio_is_reported_and_rebuilt(tmp_path, caplog):
     assert not again.from_cache and path.stat().st_size == size
     assert any("damaged" in r.getMessage() and "test_audio.npy" in r.getMessage() for r in caplog.records)
     np.testing.assert_array_equal(again.test.audio, audio)
+
+
+def test_adapter_class_gradient_rejects_out_of_range_labels():
+    import numpy as np
+    import pytest
+    import torch
+
+    from artgenre.art_adapter import as_art_classifier
+    from artgenre.models import build_model
+
+    torch.manual_seed(0)
+    clf = as_art_classifier(build_model(name="cnn", input_size=32), device="cpu", input_shape=(1, 32, 32))
+    x = np.random.default_rng(0).random((2, 1, 32, 32), dtype=np.float32)
+    for bad in (10, -1, np.array([0, 10]), np.array([0, 1, 2])):
+        with pytest.raises(ValueError, match=r"label=.*expected None, an int in \[0, 10\)"):
+            clf.class_gradient(x, label=bad)

@@ -39,6 +39,8 @@ def test_table2_leads_with_the_worst_case(robust):
         assert rows[e]["cnn/robust"]["value"] <= min(rows[e]["cnn/fgsm"]["value"], rows[e]["cnn/pgd"]["value"])
     assert "worst case" in t2.note and "resnet18: per attack only" in t2.note
     assert "cnn robust (worst case)" in (root / "report" / "report.md").read_text()
+    # The worst-case line of the ε figure was drawn (a failed drawing leaves no file).
+    assert (root / "report" / "fig_accuracy_vs_eps_cnn.png").stat().st_size > 15_000
 
 
 def test_defenses_are_credited_with_their_robust_accuracy(robust):

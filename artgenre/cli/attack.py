@@ -14,6 +14,7 @@ from artgenre.cli import options as opt
 from artgenre.cli.app import app
 from artgenre.cli.options import pct
 from artgenre.eps import eps_key, parse_eps, same_eps
+from artgenre.runs import hold_results_folder
 
 
 def _num(v, fmt: str = ".4g") -> str:
@@ -117,7 +118,8 @@ def attack(
         n_examples=n_examples,
         partition=partition,
     )
-    result = run_attack(config)
+    with hold_results_folder(out, command="artgenre attack"):
+        result = run_attack(config)
     console = Console()
     if result.get("cells") or result.get("deepfool"):
         console.print(accuracy_table(result))

@@ -12,9 +12,10 @@ from artgenre.cli import options as opt
 from artgenre.cli.app import app
 from artgenre.cli.attack import checks_table
 from artgenre.cli.options import pct
-from artgenre.eps import parse_eps, same_eps
 from artgenre.defenses import DEFENSES
+from artgenre.eps import parse_eps, same_eps
 from artgenre.models import MODELS
+from artgenre.runs import hold_results_folder
 
 
 def _secs(v) -> str:
@@ -107,7 +108,8 @@ def defend(
         eps=parse_eps(eps, name="--eps"), attack_params=tuple(param or ()), limit=limit, device=device,
         seed=seed, out=str(out),
     )
-    result = run_defense(config)
+    with hold_results_folder(out, command="artgenre defend"):
+        result = run_defense(config)
     console = Console()
     console.print(summary_table(result))
     if result.get("cells"):

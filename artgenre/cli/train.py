@@ -12,6 +12,7 @@ from artgenre.cli import options as opt
 from artgenre.cli.app import app
 from artgenre.cli.options import pct
 from artgenre.models import MODELS
+from artgenre.runs import hold_results_folder
 
 
 def result_table(result: dict) -> Table:
@@ -58,7 +59,8 @@ def train(
         patience=patience, seed=seed, device=device, pretrained=pretrained,
         weights_path=weights, out=str(out),
     )
-    result = run_training(config)
+    with hold_results_folder(out, command="artgenre train"):
+        result = run_training(config)
     console = Console()
     console.print(result_table(result))
     console.print(f"checkpoint: {result['checkpoint']}\nresult: {out / ('train-' + config.model + '.json')}")
