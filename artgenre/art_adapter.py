@@ -81,7 +81,7 @@ class TrackedCrossEntropyLoss(nn.CrossEntropyLoss):
 #: On a CPU a pass over all classes at once pays for K forward passes instead of one, which only
 #: wins while the batch is small enough that per-call overhead dominates (DeepFool runs one
 #: sample at a time there); a GPU has the parallel slack for large replicated batches.
-JACOBIAN_ROWS = {"cpu": 64, "cuda": 2048}
+JACOBIAN_ROWS = {"cpu": 64, "cuda": 1024}
 
 
 def _art_classifier_class():
