@@ -207,6 +207,7 @@ def as_art_classifier(
     nb_classes: int = 10,
     preprocessing_defences=None,
     postprocessing_defences=None,
+    clip_values: tuple[float, float] = (0.0, 1.0),
 ):
     """Wrap ``model`` (returning logits) as an ART classifier with clip values (0, 1).
 
@@ -225,6 +226,9 @@ def as_art_classifier(
         Number of classes (>= 2).
     preprocessing_defences, postprocessing_defences : ART defence or list, optional
         Passed to ART unchanged (e.g. ``FeatureSqueezing``).
+    clip_values : (float, float)
+        Range of the inputs (attacks clip to it): (0, 1) for log-mel segments, (-1, 1) for
+        audio (`artgenre.threats_waveform`).
 
     Returns
     -------
@@ -262,7 +266,7 @@ def as_art_classifier(
             optimizer=optimizer,
             input_shape=shape,
             nb_classes=nb_classes,
-            clip_values=(0.0, 1.0),
+            clip_values=(float(clip_values[0]), float(clip_values[1])),
             # ART's default (0, 1) standardisation is the identity but still costs two passes
             # over every batch and a tensor per step of every attack; None skips it.
             preprocessing=None,

@@ -155,7 +155,8 @@ class _Progress:
         self.bar.update(self.task, advance=finished, description=self._text())
 
 
-def run_serial(units: Sequence[Unit], *, retries: int = 1, progress: bool = True, **_: Any) -> list[UnitOutcome]:
+def run_serial(units: Sequence[Unit], *, retries: int = 1, progress: bool = True,
+               on_outcome: Callable[[UnitOutcome], None] | None = None, **_: Any) -> list[UnitOutcome]:
     """Run ``units`` one after another in this process (see `run_units`)."""
     order = check_graph(units)
     outcomes: dict[str, UnitOutcome] = {}
@@ -185,6 +186,8 @@ def run_serial(units: Sequence[Unit], *, retries: int = 1, progress: bool = True
                                 traceback.format_exc())
             outcome.seconds = time.perf_counter() - start
             outcomes[u.name] = outcome
+            if on_outcome is not None:
+                on_outcome(outcome)
             bar.update(running=-1, done=outcome.status == "done", failed=outcome.status != "done", finished=1)
     return [outcomes[u.name] for u in units]
 
@@ -198,7 +201,7 @@ def _ray():
 
 
 def run_ray(units: Sequence[Unit], *, retries: int = 1, progress: bool = True, address: str | None = None,
-            **_: Any) -> list[UnitOutcome]:
+            on_outcome: Callable[[UnitOutcome], None] | None = None, **_: Any) -> list[UnitOutcome]:
     """Run ``units`` as Ray tasks on a running cluster (``address``) or a local Ray started here.
 
     Each unit becomes one task reserving ``cpus`` CPUs and ``gpus`` GPUs, submitted as soon as
@@ -260,6 +263,8 @@ def run_ray(units: Sequence[Unit], *, retries: int = 1, progress: bool = True, a
                         submit(u)
                         continue
                     outcome.status = "failed"
+                if on_outcome is not None:
+                    on_outcome(outcome)
                 bar.update(running=-1, done=outcome.status == "done", failed=outcome.status != "done", finished=1)
     finally:
         if started_here:
@@ -273,7 +278,8 @@ EXECUTORS.register("ray")(run_ray)
 
 
 def run_units(units: Sequence[Unit], *, executor: str = "serial", address: str | None = None,
-              retries: int = 1, progress: bool = True, raise_on_failure: bool = True) -> list[UnitOutcome]:
+              retries: int = 1, progress: bool = True, raise_on_failure: bool = True,
+              on_outcome: Callable[[UnitOutcome], None] | None = None) -> list[UnitOutcome]:
     """Run a graph of units with the named executor.
 
     Parameters
@@ -287,6 +293,8 @@ def run_units(units: Sequence[Unit], *, executor: str = "serial", address: str |
         Extra attempts for a unit that crashed (an `ArtGenreError` — bad input — is not retried).
     raise_on_failure : bool
         Raise `UnitsFailedError` after all runnable units finished if any did not.
+    on_outcome : callable, optional
+        Called in this process with each finished or failed unit's `UnitOutcome`.
 
     Returns
     -------
@@ -296,7 +304,7 @@ def run_units(units: Sequence[Unit], *, executor: str = "serial", address: str |
     fn = EXECUTORS[executor]
     if address is not None and executor != "ray":
         raise ParameterError(f"address={address!r} is only used by executor='ray' (got executor={executor!r})")
-    outcomes = fn(units, retries=retries, progress=progress, address=address)
+    outcomes = fn(units, retries=retries, progress=progress, address=address, on_outcome=on_outcome)
     if raise_on_failure and any(o.status != "done" for o in outcomes):
         raise UnitsFailedError(outcomes)
     return outcomes

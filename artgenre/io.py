@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from artgenre.errors import DataError
+from artgenre.errors import DataError, ParameterError
 
 
 @contextlib.contextmanager
@@ -151,17 +151,59 @@ def read_result(path: str | os.PathLike, *, kind: str) -> dict | None:
     return data if isinstance(data, dict) and data.get("kind") == kind else None
 
 
+class ResultConflictError(ParameterError):
+    """A result file holds a result of another configuration; it is never overwritten."""
+
+
+def differing_fields(saved: Any, wanted: Any, prefix: str = "") -> list[str]:
+    """Dotted names of the fields where two JSON values differ (``limit``, ``data.seed``, ...);
+    ``[prefix or "value"]`` when they differ but are not both dicts."""
+    if isinstance(saved, dict) and isinstance(wanted, dict):
+        names: list[str] = []
+        for key in sorted(set(saved) | set(wanted), key=str):
+            names += differing_fields(saved.get(key), wanted.get(key), f"{prefix}.{key}" if prefix else str(key))
+        return names
+    return [] if saved == wanted else [prefix or "value"]
+
+
+def conflict_error(path: str | os.PathLike, *, kind: str, saved: Any, wanted: Any) -> ResultConflictError:
+    """The error for a ``kind`` result at ``path`` whose identity (``saved``) differs from this
+    run's (``wanted``): names the file, each differing field with both values, and the fixes."""
+    saved, wanted = to_jsonable(saved), to_jsonable(wanted)
+    diffs = differing_fields(saved, wanted)
+
+    def at(value: Any, name: str) -> Any:
+        for part in name.split(".") if name != "value" else ():
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+
+    shown = "; ".join(f"{n}: file {at(saved, n)!r}, this run {at(wanted, n)!r}" for n in diffs[:6])
+    more = f"; and {len(diffs) - 6} more" if len(diffs) > 6 else ""
+    return ResultConflictError(
+        f"{str(path)!r} holds a {kind} result made with another configuration ({shown}{more}); "
+        "it is never overwritten: to keep both, write this run to another --out folder; to replace "
+        "it, remove that file (or rerun with the configuration it records)"
+    )
+
+
 def read_previous_result(path: str | os.PathLike, *, kind: str, resume_key: Any) -> dict | None:
-    """A finished-or-partial result to resume from, or None to recompute.
+    """The finished-or-partial result to resume from, or None when there is none.
 
-    Returns the JSON at ``path`` only if `read_result` accepts it and it has the same
-    ``"resume_key"``; anything else is logged and ignored (never trusted).
+    Returns the JSON at ``path`` if `read_result` accepts it and it has the same
+    ``"resume_key"`` (compared as JSON values). An unreadable file or one of another kind is
+    logged and ignored.
+
+    Raises
+    ------
+    ResultConflictError
+        The file holds a ``kind`` result with another ``resume_key`` (another checkpoint,
+        data, limit, seed, parameters, or an older toolkit's key): the message names the file,
+        the differing fields and how to keep both.
     """
-    import logging
-
     old = read_result(path, kind=kind)
-    if old is not None and old.get("resume_key") == resume_key:
-        return old
-    if Path(path).is_file():
-        logging.getLogger("artgenre").info("%s was made with another configuration; recomputing every cell", path)
-    return None
+    if old is None:
+        return None
+    wanted = json.loads(json.dumps(to_jsonable(resume_key)))
+    if old.get("resume_key") != wanted:
+        raise conflict_error(path, kind=kind, saved=old.get("resume_key"), wanted=wanted)
+    return old

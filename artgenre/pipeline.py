@@ -11,12 +11,11 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artgenre.errors import ParameterError, check_choice
+from artgenre.errors import ParameterError, check_choice, check_int
 from artgenre.io import atomic_write_json
 from artgenre.runtime import log, run_metadata, seed_everything
 
@@ -71,6 +70,11 @@ class PipelineConfig:
     limit : int or None
         Attack at most this many test segments (None: the whole test split).
     seed : int
+        Seed of training and attacks (one replicate).
+    seeds : tuple of int
+        Seed replicates: with two or more, every model and defense is trained and evaluated once
+        per seed, into ``<out>/seed-<s>/`` (the data split stays fixed by ``data_seed``); empty
+        means ``(seed,)``.
     device : str
         ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N``.
     out : str
@@ -97,6 +101,7 @@ class PipelineConfig:
     defense_eps: tuple[float, ...] = (0.01, 0.03)
     limit: int | None = None
     seed: int = 0
+    seeds: tuple[int, ...] = ()
     device: str = "auto"
     out: str = "results"
 
@@ -127,6 +132,11 @@ class PipelineConfig:
         self.data_config()  # validates dataset options and split scheme
         if self.limit is not None and self.limit < 1:
             raise ParameterError(f"limit={self.limit!r} is not valid; expected a positive integer or None")
+        check_int("seed", self.seed, 0)
+        seeds = tuple(check_int("seeds", s, 0) for s in self.seeds)
+        if len(set(seeds)) != len(seeds):
+            raise ParameterError(f"seeds={list(self.seeds)} repeats a seed; give each replicate seed once")
+        object.__setattr__(self, "seeds", seeds)
 
     def data_config(self):
         from artgenre.data import DataConfig
@@ -192,27 +202,30 @@ class PipelineResult:
     status_file: Path | None = None
 
 
-class _Stages:
-    """Runs named stages, records their time in pipeline.json after each one."""
+class _Status:
+    """``<out>/pipeline.json``: the config, the executor and each unit's outcome, rewritten after
+    every unit so that a killed run shows how far it got."""
 
-    def __init__(self, config: PipelineConfig, path: Path) -> None:
+    def __init__(self, config: PipelineConfig, path: Path, run: dict) -> None:
         self.config = config
         self.path = path
+        self.run = run
         self.records: list[dict] = []
         self.t0 = time.perf_counter()
 
-    def run(self, name: str, fn: Callable[[], Any]) -> Any:
-        log.info("pipeline stage: %s", name)
-        start = time.perf_counter()
-        out = fn()
-        self.records.append({"stage": name, "seconds": round(time.perf_counter() - start, 3)})
+    def add(self, outcome) -> None:
+        record = {"stage": outcome.name, "seconds": round(outcome.seconds, 3), "status": outcome.status,
+                  "attempts": outcome.attempts}
+        if outcome.error:
+            record["error"] = outcome.error
+        self.records.append(record)
         self.save(finished=False)
-        return out
 
     def save(self, *, finished: bool) -> None:
         atomic_write_json(self.path, {
             "kind": "pipeline",
             "config": self.config,
+            "run": self.run,
             "meta": run_metadata(),
             "finished": finished,
             "stages": self.records,
@@ -220,91 +233,81 @@ class _Stages:
         })
 
 
-def run_pipeline(config: PipelineConfig, *, progress: bool = True) -> PipelineResult:
+def run_pipeline(config: PipelineConfig, *, progress: bool = True, executor: str = "serial",
+                 address: str | None = None, cpus_per_unit: int | None = None) -> PipelineResult:
     """Run every stage of the experiment described by ``config``.
 
-    Stages: prepare the dataset; train each model (`run_training`); white-box sweep of each
-    model (`run_attack`); transfer sweeps between models; each defense on each defended model
-    (`run_defense`); the report (`build_report`). Each stage resumes from its result files.
+    The grid (`artgenre.grid.build_units`: prepare the dataset; per seed, train each model, the
+    white-box sweep of each model, transfer sweeps, each defense on each defended model) runs on
+    the chosen executor; then the report (`build_report`) is built from whatever finished. Each
+    unit resumes from its result files.
+
+    Parameters
+    ----------
+    config : PipelineConfig
+    progress : bool
+        Progress bars (units, and the stages' own bars in the serial executor).
+    executor : str
+        `artgenre.executors.EXECUTORS` key: ``serial`` (default, this process) or ``ray``.
+    address : str, optional
+        Ray cluster address (``executor="ray"``; default: start a local Ray for the run).
+    cpus_per_unit : int, optional
+        CPU threads per unit (reserved CPUs under Ray); default: PyTorch's thread count here.
+        It is part of the numerics: runs compared for identical results must use the same value.
 
     Returns
     -------
     PipelineResult
-        Stage timings and the report summary.
+        Unit timings and the report summary.
 
     Raises
     ------
     ArtGenreError
-        Whatever the stages raise for bad data or parameters;
-        `artgenre.lock.FolderLockedError` when another process writes into ``config.out``.
+        Bad parameters; `artgenre.executors.UnitsFailedError` when units failed (after every
+        independent unit and the report finished); `artgenre.lock.FolderLockedError` when
+        another process writes into ``config.out``.
     """
+    from artgenre.executors import EXECUTORS
     from artgenre.runs import hold_results_folder
 
+    EXECUTORS[executor]
+    if cpus_per_unit is not None:
+        check_int("cpus_per_unit", cpus_per_unit, 1)
     # The pipeline holds its results folder: temporary files below it are a killed run's.
     with hold_results_folder(config.out, command="artgenre run"):
-        return _run_stages(config, progress=progress)
+        return _run_units(config, progress=progress, executor=executor, address=address, cpus=cpus_per_unit)
 
 
-def _run_stages(config: PipelineConfig, *, progress: bool) -> PipelineResult:
-    from artgenre.attacks.params import select_params
-    from artgenre.attacks.run import AttackConfig, run_attack
-    from artgenre.data import load_dataset
-    from artgenre.defenses import make_defense_config, run_defense
+def _run_units(config: PipelineConfig, *, progress: bool, executor: str, address: str | None,
+               cpus: int | None) -> PipelineResult:
+    from artgenre.executors import UnitsFailedError, run_units
+    from artgenre.grid import build_units, default_cpus
     from artgenre.report import build_report
-    from artgenre.training import checkpoint_path, make_train_config, run_training
 
     seed_everything(config.seed)
     out = Path(config.out)
-    stages = _Stages(config, out / "pipeline.json")
-    data_cfg = config.data_config()
-
-    data = stages.run("prepare", lambda: load_dataset(**data_cfg.loader_kwargs(), progress=progress))
-
-    checkpoints: dict[str, str] = {}
-    for model in config.models:
-        train_cfg = make_train_config(
-            profile=config.profile, model=model, data=data_cfg, seed=config.seed, epochs=config.epochs,
-            device=config.device, out=str(out),
-        )
-        result = stages.run(f"train {model}", lambda c=train_cfg: run_training(c, data=data, progress=progress))
-        checkpoints[model] = result.get("checkpoint") or str(checkpoint_path(out, f"{model}"))
-
-    for model in config.models:
-        attack_cfg = AttackConfig(
-            checkpoint=checkpoints[model], attacks=config.attacks, eps=config.eps,
-            params=select_params(attacks=config.attacks, triples=config.attack_params),
-            limit=config.limit, device=config.device, out=str(out), seed=config.seed,
-        )
-        stages.run(f"attack {model}", lambda c=attack_cfg: run_attack(c, data=data, progress=progress))
-
-    if config.transfer_attacks and config.transfer_eps:
-        for source in config.models:
-            for target in config.models:
-                if source == target:
-                    continue
-                cfg = AttackConfig(
-                    checkpoint=checkpoints[target], source_checkpoint=checkpoints[source],
-                    attacks=config.transfer_attacks, eps=(0.0, *config.transfer_eps),
-                    params=select_params(attacks=config.transfer_attacks, triples=config.attack_params),
-                    limit=config.limit, device=config.device, out=str(out), seed=config.seed,
-                )
-                stages.run(f"transfer {source}->{target}", lambda c=cfg: run_attack(c, data=data, progress=progress))
-
-    for model in config.defense_models:
-        for defense in config.defenses:
-            cfg = make_defense_config(
-                model=model, defense=defense, data=data_cfg, profile=config.profile, epochs=config.epochs,
-                attacks=config.defense_attacks, eps=config.defense_eps, limit=config.limit, device=config.device,
-                attack_params=select_params(attacks=config.defense_attacks, triples=config.attack_params),
-                seed=config.seed, out=str(out),
-            )
-            stages.run(f"defend {model} {defense}", lambda c=cfg: run_defense(c, data=data, progress=progress))
-
-    report = stages.run("report", lambda: build_report(results_dir=out, out_dir=out / "report"))
-    stages.save(finished=True)
+    cpus = default_cpus() if cpus is None else cpus
+    units = build_units(config, cpus=cpus, progress=progress and executor == "serial")
+    status = _Status(config, out / "pipeline.json", {"executor": executor, "address": address,
+                                                      "cpus_per_unit": cpus, "units": len(units)})
+    for u in units:
+        log.info("pipeline unit: %s", u.name)
+    outcomes = run_units(units, executor=executor, address=address, progress=progress,
+                         raise_on_failure=False, on_outcome=status.add)
+    for o in outcomes:
+        if o.status == "skipped":
+            status.add(o)
+    start = time.perf_counter()
+    summary = build_report(results_dir=out, out_dir=out / "report")
+    status.records.append({"stage": "report", "seconds": round(time.perf_counter() - start, 3), "status": "done",
+                           "attempts": 1})
+    failed = [o for o in outcomes if o.status != "done"]
+    status.save(finished=not failed)
+    if failed:
+        raise UnitsFailedError(outcomes)
     return PipelineResult(
-        config=config, stages=stages.records, seconds=time.perf_counter() - stages.t0,
-        report=report, status_file=stages.path,
+        config=config, stages=status.records, seconds=time.perf_counter() - status.t0,
+        report=summary, status_file=status.path,
     )
 
 

@@ -99,8 +99,9 @@ def load_classifier(path: str, *, device: str, threat: str = DEFAULT_THREAT) -> 
     ckpt = load_checkpoint(path, device=device)
     kw = ckpt.build_kwargs or {}
     size = int(kw.get("input_size", 128))
+    features = ckpt.config.get("features") if isinstance(ckpt.config, dict) else None
     classifier = threat_model(threat).classifier(ckpt.model, device=device, model_input_shape=(1, size, size),
-                                                 nb_classes=int(kw.get("num_classes", 10)))
+                                                 nb_classes=int(kw.get("num_classes", 10)), features=features)
     d = ckpt.config.get("defense") if isinstance(ckpt.config, dict) else None
     if isinstance(d, dict):
         d = d.get("name")
@@ -165,20 +166,63 @@ def hold_results_folder(out: str | Path, *, command: str) -> Iterator[Path]:
         yield Path(out)
 
 
-def sha256(path: str | None) -> str | None:
-    """SHA-256 of a file (None for None)."""
-    if path is None:
+def merge_cells(cells: list[dict], earlier: list[dict]) -> list[dict]:
+    """This run's ``cells`` followed by the ``earlier`` cells (of the same resumed result) that it
+    did not request, so that a narrower attack list or ε grid adds to a result file instead of
+    dropping what it held. Cells are matched on (attack, ε, adaptive, threat)."""
+    from artgenre.attacks.cells import find_cell
+
+    kept = [c for c in earlier if isinstance(c, dict) and isinstance(c.get("attack"), str)
+            and isinstance(c.get("eps"), (int, float))
+            and find_cell(cells, c["attack"], c["eps"], bool(c.get("adaptive")), c.get("threat", DEFAULT_THREAT)) is None]
+    return list(cells) + kept
+
+
+#: Config keys that say where files are, not what was computed: a results folder that was
+#: moved or copied (or a feature cache elsewhere) must resume, not recompute.
+LOCATION_KEYS = ("out", "baseline_checkpoint", "cache_dir")
+
+
+def without_locations(value: Any) -> Any:
+    """``value`` (JSON values) with the `LOCATION_KEYS` removed at every depth."""
+    if isinstance(value, dict):
+        return {k: without_locations(v) for k, v in value.items() if k not in LOCATION_KEYS}
+    if isinstance(value, list):
+        return [without_locations(v) for v in value]
+    return value
+
+
+def checkpoint_digest(checkpoint) -> str | None:
+    """SHA-256 of what a loaded `artgenre.checkpoint.Checkpoint` computes with: model name,
+    architecture, weights and its config without locations (so a copied checkpoint in a moved
+    folder has the same digest, and retrained weights another). None for None."""
+    if checkpoint is None:
         return None
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+    h.update(json.dumps({"model": checkpoint.model_name, "build": checkpoint.build_kwargs,
+                         "config": without_locations(json_values(checkpoint.config))}, sort_keys=True).encode())
+    for name, tensor in sorted(checkpoint.model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
 
 
 def json_values(obj: Any) -> Any:
     """``obj`` as plain JSON values (dataclasses, numpy, paths converted; NaN → None)."""
     return json.loads(json.dumps(to_jsonable(obj)))
+
+
+#: Keys (at any depth) that differ between two runs computing the same thing: timings, run
+#: metadata, the config (what matters of it is in ``resume_key``) and file locations.
+UNCHANGED_KEYS = ("meta", "seconds", "calibration_seconds", "config", "checkpoint", "result")
+
+
+def _content(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _content(v) for k, v in value.items() if k not in UNCHANGED_KEYS}
+    if isinstance(value, list):
+        return [_content(v) for v in value]
+    return value
 
 
 class ResultWriter:
@@ -193,16 +237,24 @@ class ResultWriter:
         Fields of every write (``kind``, ``config``, ``meta``, ...); ``schema_version`` is added.
     started : float, optional
         ``time.perf_counter()`` when the run started (default: now), for `seconds`.
+    previous : dict, optional
+        The complete result being resumed: a final write that would change nothing in it but
+        `UNCHANGED_KEYS` leaves the file alone (and returns ``previous``), so rerunning a
+        finished run, in a moved folder too, writes nothing.
     """
 
-    def __init__(self, *, path: str | Path, base: dict, started: float | None = None) -> None:
+    def __init__(self, *, path: str | Path, base: dict, started: float | None = None,
+                 previous: dict | None = None) -> None:
         self.path = Path(path)
         self.base = {**base, "schema_version": SCHEMA_VERSION}
         self.t_start = time.perf_counter() if started is None else started
+        self.previous = previous if isinstance(previous, dict) and previous.get("complete") else None
 
     def write(self, *, complete: bool, **fields) -> dict:
         """Write ``base`` + ``fields`` + ``complete``; returns the JSON values written."""
         result = json_values({**self.base, **fields, "complete": complete})
+        if complete and self.previous is not None and _content(result) == _content(self.previous):
+            return self.previous
         atomic_write_json(self.path, result)
         return result
 
@@ -213,6 +265,6 @@ class ResultWriter:
 
 __all__ = [
     "Loaded", "ResultWriter", "SCHEMA_VERSION", "check_fits", "hold_results_folder", "choose_samples", "eps_key", "json_values",
-    "load_checkpoint_data", "load_classifier", "parse_eps", "same_eps", "sha256",
+    "load_checkpoint_data", "load_classifier", "merge_cells", "parse_eps", "same_eps", "checkpoint_digest", "without_locations",
     "stratified_order",
 ]

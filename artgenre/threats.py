@@ -54,12 +54,61 @@ class ThreatModel:
         """The perturbed array of ``split``, shape (N, ...)."""
         raise NotImplementedError
 
-    def eps_db(self, eps: float) -> float:
-        """ε read in dB."""
+    def eps_db(self, eps: float, norm: str = "inf") -> float:
+        """ε read in dB (``norm``: the cell's ``"inf"`` or ``"l2rel"``)."""
         raise NotImplementedError
 
+    def groups(self, split) -> list[np.ndarray]:
+        """Index groups of ``split`` crafted and predicted together (`prepare` before each);
+        one group of every sample by default."""
+        return [np.arange(len(split.y), dtype=np.int64)]
+
+    def prepare(self, classifier, *, split, group: np.ndarray) -> None:
+        """Set ``classifier`` up for the samples ``group`` of ``split`` (nothing by default)."""
+
+    def attack_params(self, *, attack: str, norm: str, params) -> dict:
+        """Parameters of ``attack`` under budget ``norm`` (``"inf"``: ``params`` unchanged)."""
+        return dict(params or {})
+
+    def craft(self, *, attack: str, classifier, x: np.ndarray, y: np.ndarray, split, norm: str, eps: float,
+              batch_size: int, params, chunk: int, advance) -> np.ndarray:
+        """Adversarial ``x`` (rows of ``split``) from ``attack`` at budget (``norm``, ``eps``),
+        crafted group by group (`groups`, `prepare`) in chunks of ``chunk``;
+        ``advance(k)`` after every ``k`` samples."""
+        from artgenre.attacks import make_attack
+        from artgenre.attacks.cells import generate_chunks
+
+        atk = make_attack(attack, classifier, eps=eps, batch_size=batch_size,
+                          params=self.attack_params(attack=attack, norm=norm, params=params))
+        out = np.empty_like(x)
+        for g in self.groups(split):
+            self.prepare(classifier, split=split, group=g)
+            out[g] = generate_chunks(atk, x[g], y[g], chunk, advance)
+        return out
+
+    def predict(self, classifier, x: np.ndarray, *, split, batch_size: int) -> np.ndarray:
+        """``classifier``'s logits (N, n_classes) on ``x`` (rows of ``split``), group by group."""
+        from artgenre.evaluation import predict_logits
+
+        out = None
+        for g in self.groups(split):
+            self.prepare(classifier, split=split, group=g)
+            logits = predict_logits(classifier, x[g], batch_size=batch_size)
+            out = np.empty((len(x),) + logits.shape[1:], logits.dtype) if out is None else out
+            out[g] = logits
+        return out
+
+    def measure(self, *, norm: str, eps: float, x, x_adv, y, split, classifier, clean_pred,
+                batch_size: int) -> dict:
+        """Extra fields of a cell (none by default)."""
+        return {}
+
+    def perturbation_fields(self, *, x, x_adv) -> dict:
+        """Extra fields of a minimal-norm block for the perturbations ``x_adv - x`` (none by default)."""
+        return {}
+
     def classifier(self, model, *, device: str = "auto", model_input_shape: Sequence[int], nb_classes: int,
-                   preprocessing_defences=None):
+                   preprocessing_defences=None, features=None):
         """The ART classifier that attacks on this threat model run on.
 
         Parameters
@@ -72,6 +121,9 @@ class ThreatModel:
         nb_classes : int
         preprocessing_defences : list, optional
             ART preprocessing defences applied before the model.
+        features : FeatureParams, mapping or None
+            Feature configuration the model was trained on (None: the defaults); a threat
+            model that computes features itself refuses other ones (`CheckpointError`).
 
         Returns
         -------
@@ -124,13 +176,13 @@ class SpectrogramThreat(ThreatModel):
     def inputs(self, split) -> np.ndarray:
         return split.x
 
-    def eps_db(self, eps: float) -> float:
+    def eps_db(self, eps: float, norm: str = "inf") -> float:
         from artgenre.data.features import unit_to_db
 
         return float(unit_to_db(float(eps)))
 
     def classifier(self, model, *, device: str = "auto", model_input_shape: Sequence[int], nb_classes: int,
-                   preprocessing_defences=None):
+                   preprocessing_defences=None, features=None):
         from artgenre.art_adapter import as_art_classifier
 
         # The perturbed input is the model's input itself.
@@ -139,6 +191,10 @@ class SpectrogramThreat(ThreatModel):
 
 
 THREAT_MODELS.register(SpectrogramThreat.name)(SpectrogramThreat())
+
+
+# The waveform entry lives in its own module and registers itself.
+from artgenre import threats_waveform as _waveform  # noqa: E402,F401
 
 
 def threat_model(name: str = DEFAULT_THREAT) -> ThreatModel:

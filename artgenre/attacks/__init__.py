@@ -5,6 +5,7 @@ Layout (one concern per module):
 =================  ==========================================================================
 ``spec``           `AttackSpec` (a registry entry with behaviour), `ATTACKS`, `PreparedAttack`
 ``library``        the registered attacks: ``fgsm``, ``pgd``, ``deepfool``, ``noise``
+``strong``         ``apgd-ce``, ``apgd-dlr``, ``square``, ``autoattack`` (ART classes)
 ``art_classes``    ``art:<Class>``: any ART evasion class, and `art_factory` for entries
 ``params``         ``--param`` parsing (``pgd.steps=50``, ``norm=inf``) and resolution
 ``cells``          the (attack, ε) cell engine `sweep_cells` and its metrics
@@ -24,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from artgenre.attacks import library as _library  # noqa: F401  (registers the attacks)
+from artgenre.attacks import strong as _strong  # noqa: F401  (registers apgd-*, square, autoattack)
 from artgenre.attacks.art_classes import art_attack_classes, art_factory
 from artgenre.attacks.library import DEEPFOOL_OVERSHOOT, PGD_STEP_RATIO, PGD_STEPS, deepfool, fgsm, noise, pgd
 from artgenre.attacks.params import attack_params, parse_params, parse_triples, parse_value, resolve_params

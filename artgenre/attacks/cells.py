@@ -40,6 +40,9 @@ from artgenre.runtime import log, progress as progress_bar
 from artgenre.stats import proportion
 from artgenre.threats import DEFAULT_THREAT, threat_model
 
+#: Cell ``norm`` of an L∞ budget (the only one of the spectrogram threat model).
+DEFAULT_NORM = "inf"
+
 
 def seed_cell(seed: int, attack: str, eps: float) -> None:
     """Seed NumPy and torch for the cell (seed, attack, ε), independently of other cells."""
@@ -51,12 +54,13 @@ def seed_cell(seed: int, attack: str, eps: float) -> None:
 
 
 def find_cell(cells: Iterable[dict] | None, attack: str, eps: float, adaptive: bool,
-              threat: str = DEFAULT_THREAT) -> dict | None:
-    """The cell of (attack, ε, adaptive, threat) in ``cells`` (ε by `same_eps`), else None.
-    Cells written before threat models existed count as ``spectrogram``."""
+              threat: str = DEFAULT_THREAT, norm: str = DEFAULT_NORM) -> dict | None:
+    """The cell of (attack, ε, adaptive, threat, norm) in ``cells`` (ε by `same_eps`), else None.
+    Cells written before threat models (or norms) existed count as ``spectrogram`` (``inf``)."""
     for c in cells or ():
         if (c.get("attack") == attack and same_eps(c.get("eps", -1), eps)
-                and bool(c.get("adaptive")) == bool(adaptive) and c.get("threat", DEFAULT_THREAT) == threat):
+                and bool(c.get("adaptive")) == bool(adaptive) and c.get("threat", DEFAULT_THREAT) == threat
+                and c.get("norm", DEFAULT_NORM) == norm):
             return c
     return None
 
@@ -111,7 +115,7 @@ def delta_stats(x: np.ndarray, x_adv: np.ndarray, chunk: int = 256) -> tuple[np.
 
 
 def make_cell(*, attack, eps, adaptive, x, x_adv, logits, clean_pred, y, track, n_classes, seconds,
-              threat: str = DEFAULT_THREAT) -> dict:
+              threat: str = DEFAULT_THREAT, norm: str = DEFAULT_NORM, extra: Mapping[str, Any] | None = None) -> dict:
     """One cell's record (schema in the module docstring and docs/design.md)."""
     from artgenre.evaluation import evaluate
 
@@ -124,9 +128,10 @@ def make_cell(*, attack, eps, adaptive, x, x_adv, logits, clean_pred, y, track, 
     return {
         "attack": attack,
         "eps": float(eps),
-        "eps_db": tm.eps_db(eps),
+        "eps_db": tm.eps_db(eps, norm),
         "adaptive": bool(adaptive),
         "threat": threat,
+        "norm": norm,
         "segment_accuracy": ev["segment_accuracy"],
         "track_accuracy": ev["track_accuracy_vote"],
         "track_accuracy_mean": ev["track_accuracy_mean"],
@@ -142,6 +147,7 @@ def make_cell(*, attack, eps, adaptive, x, x_adv, logits, clean_pred, y, track, 
         "n": int(len(y)),
         "correct": (pred == y).astype(int).tolist(),
         "pred": pred.astype(int).tolist(),
+        **dict(extra or {}),
     }
 
 
@@ -162,6 +168,7 @@ def sweep_cells(
     clean_logits: np.ndarray | None = None,
     progress: bool = True,
     threat: str = DEFAULT_THREAT,
+    norm: str = DEFAULT_NORM,
 ) -> list[dict]:
     """Evaluate every (attack, ε) cell: craft on one classifier, evaluate on another.
 
@@ -201,7 +208,12 @@ def sweep_cells(
     progress : bool
         Show a progress bar (segments attacked over all cells).
     threat : str
-        `artgenre.threats.THREAT_MODELS` key; recorded in each cell.
+        `artgenre.threats.THREAT_MODELS` key; recorded in each cell. Crafting and prediction
+        go through it (`ThreatModel.craft` / ``predict``, per reference group for
+        ``waveform``) and it adds its own fields (`ThreatModel.measure`).
+    norm : str
+        Budget of ``eps``: ``"inf"`` (L∞) or ``"l2rel"`` (‖δ‖ ≤ ε‖x‖, waveform); recorded in
+        each cell and part of its key.
 
     Returns
     -------
@@ -215,9 +227,6 @@ def sweep_cells(
     DataError
         Malformed or empty split.
     """
-    from artgenre.attacks import make_attack
-    from artgenre.evaluation import predict_logits
-
     eval_classifier = craft_classifier if eval_classifier is None else eval_classifier
     eps_list = list(parse_eps(eps))
     batch_size = check_int("batch_size", batch_size, 1)
@@ -229,14 +238,15 @@ def sweep_cells(
                 "minimal_norm_block (run_attack does) instead of sweep_cells"
             )
     params = {a: dict((params or {}).get(a, {})) for a in attacks}
-    x, y, track = threat_model(threat).arrays(split)
+    tm = threat_model(threat)
+    x, y, track = tm.arrays(split)
     n_classes = int(eval_classifier.nb_classes)
     if clean_logits is None:
-        clean_logits = predict_logits(eval_classifier, x, batch_size=batch_size)
+        clean_logits = tm.predict(eval_classifier, x, split=split, batch_size=batch_size)
     clean_pred = np.asarray(clean_logits).argmax(axis=1)
     existing = list(existing_cells or ())
 
-    todo = [(a, e) for a in attacks for e in eps_list if find_cell(existing, a, e, adaptive, threat) is None]
+    todo = [(a, e) for a in attacks for e in eps_list if find_cell(existing, a, e, adaptive, threat, norm) is None]
     cells: list[dict] = []
     # Chunks of a few batches keep the progress bar moving within a cell.
     chunk = 8 * batch_size
@@ -244,7 +254,7 @@ def sweep_cells(
         task = bar.add_task("attack sweep", total=len(todo) * len(x))
         for a in attacks:
             for e in eps_list:
-                old = find_cell(existing, a, e, adaptive, threat)
+                old = find_cell(existing, a, e, adaptive, threat, norm)
                 if old is not None:
                     cells.append(old)
                     continue
@@ -255,13 +265,17 @@ def sweep_cells(
                     x_adv, logits = x, clean_logits
                     bar.advance(task, len(x))
                 else:
-                    attack = make_attack(a, craft_classifier, eps=e, batch_size=batch_size, params=params[a])
-                    x_adv = generate_chunks(attack, x, y, chunk, lambda k: bar.advance(task, k))
-                    logits = predict_logits(eval_classifier, x_adv, batch_size=batch_size)
+                    x_adv = tm.craft(attack=a, classifier=craft_classifier, x=x, y=y, split=split, norm=norm, eps=e,
+                                     batch_size=batch_size, params=params[a], chunk=chunk,
+                                     advance=lambda k: bar.advance(task, k))
+                    logits = tm.predict(eval_classifier, x_adv, split=split, batch_size=batch_size)
+                seconds = time.perf_counter() - t0
+                extra = tm.measure(norm=norm, eps=e, x=x, x_adv=x_adv, y=y, split=split,
+                                   classifier=eval_classifier, clean_pred=clean_pred, batch_size=batch_size)
                 cell = make_cell(
                     attack=a, eps=e, adaptive=adaptive, x=x, x_adv=x_adv, logits=logits,
                     clean_pred=clean_pred, y=y, track=track, n_classes=n_classes,
-                    seconds=time.perf_counter() - t0, threat=threat,
+                    seconds=seconds, threat=threat, norm=norm, extra=extra,
                 )
                 cells.append(cell)
                 log.info(

@@ -48,7 +48,7 @@ PGD_STEPS = 10
 PGD_STEP_RATIO = 0.25
 
 
-def fgsm(classifier, *, eps: float, batch_size: int) -> PreparedAttack:
+def fgsm(classifier, *, eps: float, batch_size: int, norm: float = np.inf) -> PreparedAttack:
     """FGSM (Goodfellow et al. 2015): ``x + ε · sign(∇ₓ loss)``, clipped to [0, 1].
 
     Parameters
@@ -58,6 +58,9 @@ def fgsm(classifier, *, eps: float, batch_size: int) -> PreparedAttack:
         L∞ budget in [0, 1], also the step size.
     batch_size : int
         Gradient batch size (>= 1).
+    norm : float
+        ``np.inf`` (the sweep's L∞ budget) or 2 (an L2 budget: `artgenre.threats_waveform`'s
+        l2rel); set by the threat model, not a user parameter.
 
     Returns
     -------
@@ -75,14 +78,14 @@ def fgsm(classifier, *, eps: float, batch_size: int) -> PreparedAttack:
     if eps == 0:
         return identity_attack("fgsm", eps)
     attack = FastGradientMethod(
-        classifier, norm=np.inf, eps=eps, eps_step=eps, num_random_init=0,
+        classifier, norm=norm, eps=eps, eps_step=eps, num_random_init=0,
         batch_size=batch_size, minimal=False, summary_writer=False,
     )
     return PreparedAttack(name="fgsm", eps=eps, art_attack=attack, model=model_of(classifier))
 
 
 def pgd(classifier, *, eps: float, batch_size: int, steps: int = PGD_STEPS, step_ratio: float = PGD_STEP_RATIO,
-        restarts: int = 0) -> PreparedAttack:
+        restarts: int = 0, norm: float = np.inf) -> PreparedAttack:
     """L∞ PGD (Madry et al. 2018) with a uniform random start.
 
     Parameters
@@ -98,6 +101,8 @@ def pgd(classifier, *, eps: float, batch_size: int, steps: int = PGD_STEPS, step
         Step size as a fraction of ε, in (0, 1]; ``eps_step = step_ratio * eps``.
     restarts : int
         Extra random restarts (>= 0): ``num_random_init = 1 + restarts``.
+    norm : float
+        ``np.inf`` or 2, as for `fgsm` (set by the threat model).
 
     Returns
     -------
@@ -122,7 +127,7 @@ def pgd(classifier, *, eps: float, batch_size: int, steps: int = PGD_STEPS, step
     if eps == 0:
         return identity_attack("pgd", eps)
     attack = ProjectedGradientDescent(
-        classifier, norm=np.inf, eps=eps, eps_step=step_ratio * eps, max_iter=steps,
+        classifier, norm=norm, eps=eps, eps_step=step_ratio * eps, max_iter=steps,
         num_random_init=1 + restarts, batch_size=batch_size, summary_writer=False, verbose=False,
     )
     if isinstance(attack._attack, ProjectedGradientDescentPyTorch):
@@ -207,7 +212,7 @@ def deepfool(classifier, *, eps: float, batch_size: int, max_iter: int = 50, nb_
     return PreparedAttack(name="deepfool", eps=eps, art_attack=attack, model=model_of(classifier))
 
 
-def noise(classifier, *, eps: float, batch_size: int, seed: int | None = None) -> PreparedAttack:
+def noise(classifier, *, eps: float, batch_size: int, seed: int | None = None, norm: float = np.inf) -> PreparedAttack:
     """Random-sign noise ``clip(x + ε · sign(U(-1, 1)), 0, 1)``: a baseline, not an attack.
 
     Parameters
@@ -221,6 +226,9 @@ def noise(classifier, *, eps: float, batch_size: int, seed: int | None = None) -
     seed : int, optional
         Seed of a fresh generator per ``generate`` call; None draws from NumPy's global
         generator (which `artgenre.runtime.seed_everything` and the sweep seed).
+    norm : float
+        ``np.inf`` (amplitude ε per element) or 2 (the same signs scaled to L2 norm ε);
+        set by the threat model. The result is clipped to ``classifier.clip_values``.
 
     Returns
     -------
@@ -232,21 +240,28 @@ def noise(classifier, *, eps: float, batch_size: int, seed: int | None = None) -
         seed = check_int("seed", seed, 0)
     if eps == 0:
         return identity_attack("noise", eps)
+    # The threat model's range: (0, 1) for log-mel segments, (-1, 1) for audio.
+    clip = getattr(classifier, "clip_values", None)
+    lo, hi = (0.0, 1.0) if clip is None else (float(clip[0]), float(clip[1]))
 
     def fn(x: np.ndarray, y) -> np.ndarray:
         rng = np.random.default_rng(seed) if seed is not None else np.random
         sign = np.sign(rng.uniform(-1.0, 1.0, size=x.shape)).astype(np.float32)
-        return np.clip(x + np.float32(eps) * sign, 0.0, 1.0, dtype=np.float32)
+        # L2: the same signs scaled so that each sample's perturbation has norm ε.
+        step = eps if norm == np.inf else eps / np.sqrt(max(int(np.prod(x.shape[1:])), 1))
+        return np.clip(x + np.float32(step) * sign, lo, hi, dtype=np.float32)
 
     return PreparedAttack(name="noise", eps=eps, fn=fn)
 
 
 for _spec in (
-    AttackSpec("fgsm", fgsm, "FGSM, one signed-gradient step of ε", budget_checked=True),
-    AttackSpec("pgd", pgd, "L∞ PGD from a random start (steps, step_ratio, restarts)", budget_checked=True),
+    # ``norm`` is the budget's (set by the threat model for an L2 budget), not a user parameter.
+    AttackSpec("fgsm", fgsm, "FGSM, one signed-gradient step of ε", budget_checked=True, accepted=()),
+    AttackSpec("pgd", pgd, "L∞ PGD from a random start (steps, step_ratio, restarts)", budget_checked=True,
+               accepted=("steps", "step_ratio", "restarts")),
     AttackSpec("deepfool", deepfool, "DeepFool minimal perturbations (max_iter, nb_grads, overshoot)",
                eps_bounded=False, minimal_norm=True),
     AttackSpec("noise", noise, "random-sign noise of amplitude ε (a reference, not an attack)",
-               budget_checked=True),
+               budget_checked=True, accepted=("seed",)),
 ):
     register_attack(_spec)

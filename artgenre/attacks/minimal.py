@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from artgenre.attacks.cells import delta_stats, generate_chunks, norm_stats, seed_cell
+from artgenre.attacks.cells import delta_stats, norm_stats, seed_cell
 from artgenre.attacks.spec import attack_spec
 from artgenre.eps import parse_eps
 from artgenre.errors import ParameterError, check_int
@@ -106,9 +106,6 @@ def minimal_norm_block(
     ParameterError
         ``attack`` is not minimal-norm, bad ε, batch size or parameters.
     """
-    from artgenre.attacks import make_attack
-    from artgenre.evaluation import predict_logits
-
     spec = attack_spec(attack)
     if not spec.minimal_norm:
         raise ParameterError(f"attack {attack!r} is not a minimal-norm attack; choose one with an ε budget "
@@ -117,14 +114,14 @@ def minimal_norm_block(
     eps_list = list(parse_eps(eps))
     batch_size = check_int("batch_size", batch_size, 1)
     params = dict(params or {})
-    x, y, _track = threat_model(threat).arrays(split)
+    tm = threat_model(threat)
+    x, y, _track = tm.arrays(split)
     if clean_logits is None:
-        clean_logits = predict_logits(eval_classifier, x, batch_size=batch_size)
+        clean_logits = tm.predict(eval_classifier, x, split=split, batch_size=batch_size)
     clean_pred = np.asarray(clean_logits).argmax(axis=1)
     correct0 = clean_pred == y
     seed_cell(seed, attack, 0.0)
     t0 = time.perf_counter()
-    atk = make_attack(attack, craft_classifier, eps=0.0, batch_size=batch_size, params=params)
     # Only clean-correct samples can count as broken, so only they are attacked: the attack
     # on a misclassified sample would push it off its (wrong) predicted class, which no
     # reported number uses, at up to max_iter x nb_grads gradients per sample.
@@ -133,9 +130,11 @@ def minimal_norm_block(
     with progress_bar(disable=not progress) as bar:
         task = bar.add_task(attack, total=len(todo))
         if len(todo):
-            x_adv[todo] = generate_chunks(atk, x[todo], y[todo], _chunk(craft_classifier, batch_size),
-                                          lambda k: bar.advance(task, k))
-    adv_pred = predict_logits(eval_classifier, x_adv, batch_size=batch_size).argmax(axis=1)
+            x_adv[todo] = tm.craft(attack=attack, classifier=craft_classifier, x=x[todo], y=y[todo],
+                                   split=split.take(todo), norm="inf", eps=0.0, batch_size=batch_size,
+                                   params=params, chunk=_chunk(craft_classifier, batch_size),
+                                   advance=lambda k: bar.advance(task, k))
+    adv_pred = tm.predict(eval_classifier, x_adv, split=split, batch_size=batch_size).argmax(axis=1)
     seconds = time.perf_counter() - t0
     success = correct0 & (adv_pred != y)
     l2, linf, _ = delta_stats(x, x_adv)
@@ -154,6 +153,7 @@ def minimal_norm_block(
         "n_correct": int(correct0.sum()),
         "n": int(len(y)),
         "seconds": float(seconds),
+        **tm.perturbation_fields(x=x[success], x_adv=x_adv[success]),
     }
     log.info(
         "%s: success %.1f%% of %d correct samples, median minimal L∞ %s, L2 %s (%.1f s)",

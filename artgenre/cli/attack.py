@@ -15,6 +15,7 @@ from artgenre.cli.app import app
 from artgenre.cli.options import pct
 from artgenre.eps import eps_key, parse_eps, same_eps
 from artgenre.runs import hold_results_folder
+from artgenre.validate import validate_attack
 
 
 def _num(v, fmt: str = ".4g") -> str:
@@ -82,7 +83,7 @@ def checks_table(checks: list[dict]) -> Table:
 def attack(
     checkpoint: Path = typer.Option(..., "--checkpoint", help="Checkpoint of the attacked model (.pt)."),
     attacks: str = typer.Option(
-        ",".join(DEFAULT_ATTACKS), "--attack",
+        ",".join(DEFAULT_ATTACKS), "--attacks", "--attack",
         help=f"Comma-separated attacks: {', '.join(ATTACKS)}, or art:<Class> (any ART evasion attack).",
     ),
     eps: str = typer.Option(
@@ -118,6 +119,7 @@ def attack(
         n_examples=n_examples,
         partition=partition,
     )
+    validate_attack(config)
     with hold_results_folder(out, command="artgenre attack"):
         result = run_attack(config)
     console = Console()

@@ -16,6 +16,7 @@ from artgenre.defenses import DEFENSES
 from artgenre.eps import parse_eps, same_eps
 from artgenre.models import MODELS
 from artgenre.runs import hold_results_folder
+from artgenre.validate import validate_defense
 
 
 def _secs(v) -> str:
@@ -89,7 +90,7 @@ def defend(
     bit_depth: int = typer.Option(5, "--bit-depth", help="Squeezer bit depth, 1..64."),
     median: bool = typer.Option(True, "--median/--no-median", help="Detector also uses a 2x2 median filter."),
     target_fpr: float = typer.Option(0.05, "--target-fpr", help="Detector FPR on clean validation data, in (0, 1)."),
-    attacks: str = typer.Option("fgsm,pgd", "--attack", help="Comma-separated ε-bounded attacks to evaluate."),
+    attacks: str = typer.Option("fgsm,pgd", "--attacks", "--attack", help="Comma-separated ε-bounded attacks to evaluate."),
     eps: str = typer.Option("0.01,0.03,0.1", "--eps", help="Comma-separated L∞ budgets in [0, 1]."),
     param: list[str] = opt.PARAM,
     limit: int = typer.Option(None, "--limit", help="Evaluate only N test segments (seeded, class-stratified)."),
@@ -108,6 +109,7 @@ def defend(
         eps=parse_eps(eps, name="--eps"), attack_params=tuple(param or ()), limit=limit, device=device,
         seed=seed, out=str(out),
     )
+    validate_defense(config)
     with hold_results_folder(out, command="artgenre defend"):
         result = run_defense(config)
     console = Console()

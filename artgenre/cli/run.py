@@ -60,6 +60,10 @@ def run(
     limit: int = typer.Option(None, "--limit", help="Attack at most N test segments."),
     data_seed: int = typer.Option(None, "--data-seed", help="Seed of the data synthesis / random split."),
     seed: int = typer.Option(None, "--seed", help="Seed of training and attacks."),
+    seeds: str = typer.Option(None, "--seeds", help="Seed replicates, e.g. 0,1,2: the grid once per seed, into <out>/seed-<s>/ (the data split stays fixed by --data-seed)."),
+    executor: str = typer.Option("serial", "--executor", help="Where units run: serial (this process) or ray (a Ray cluster; pip install 'artgenre\\[ray]')."),
+    address: str = typer.Option(None, "--address", help="Ray cluster address (--executor ray); default: a local Ray started for the run."),
+    cpus_per_unit: int = typer.Option(None, "--cpus-per-unit", help="CPU threads per unit (CPUs reserved per Ray task); default: PyTorch's thread count. Part of the numerics."),
     param: list[str] = opt.PARAM,
     device: str = typer.Option(None, "--device", help="auto (default), cpu, cuda or cuda:N."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Feature cache folder."),
@@ -73,10 +77,10 @@ def run(
         root=None if root is None else str(root), split_scheme=split, profile=profile, epochs=epochs,
         models=_split(models), attacks=_split(attacks), eps=_split(eps, float),
         defenses=_split(defenses), defense_models=_split(defense_models), limit=limit,
-        data_seed=data_seed, seed=seed, attack_params=tuple(param) if param else None, device=device, cache_dir=None if cache_dir is None else str(cache_dir),
+        data_seed=data_seed, seed=seed, seeds=_split(seeds, int), attack_params=tuple(param) if param else None, device=device, cache_dir=None if cache_dir is None else str(cache_dir),
         out=None if out is None else str(out),
     )
-    result = run_pipeline(config)
+    result = run_pipeline(config, executor=executor, address=address, cpus_per_unit=cpus_per_unit)
     console = Console()
     for table in summary_tables(result):
         console.print(table)

@@ -13,6 +13,7 @@ from artgenre.cli.app import app
 from artgenre.cli.options import pct
 from artgenre.models import MODELS
 from artgenre.runs import hold_results_folder
+from artgenre.validate import validate_training
 
 
 def result_table(result: dict) -> Table:
@@ -59,6 +60,7 @@ def train(
         patience=patience, seed=seed, device=device, pretrained=pretrained,
         weights_path=weights, out=str(out),
     )
+    validate_training(config)
     with hold_results_folder(out, command="artgenre train"):
         result = run_training(config)
     console = Console()

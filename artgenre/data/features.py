@@ -103,7 +103,7 @@ def _check_waveform(y) -> np.ndarray:
     return out
 
 
-def logmel(y: np.ndarray, params: FeatureParams = DEFAULT_FEATURES) -> np.ndarray:
+def logmel(y: np.ndarray, params: FeatureParams = DEFAULT_FEATURES, *, ref: float | None = None) -> np.ndarray:
     """Log-mel spectrogram of a mono waveform, mapped to [0, 1].
 
     Parameters
@@ -111,6 +111,10 @@ def logmel(y: np.ndarray, params: FeatureParams = DEFAULT_FEATURES) -> np.ndarra
     y : np.ndarray, shape (n_samples,)
         Mono waveform at ``params.sr``.
     params : FeatureParams
+    ref : float, optional
+        Reference mel power (0 dB). Default: the maximum of ``y``'s own mel spectrogram. A
+        segment's audio window (`artgenre.data.windows`) needs its clip's reference
+        (`Split.audio_ref`) to reproduce the clip's features; ``ref <= 0`` gives zeros.
 
     Returns
     -------
@@ -131,9 +135,13 @@ def logmel(y: np.ndarray, params: FeatureParams = DEFAULT_FEATURES) -> np.ndarra
     except librosa.util.exceptions.ParameterError as exc:
         # Whatever else librosa refuses is still a problem with the caller's waveform.
         raise DataError(f"cannot compute a log-mel spectrogram of this waveform: {exc}") from None
-    if not np.any(mel > 0):
+    if not np.any(mel > 0) or (ref is not None and not float(ref) > 0):
         # A silent clip has no "max" to refer to; map it to the floor instead of NaN.
         return np.zeros_like(mel, dtype=np.float32)
+    if ref is not None:
+        # The clip's floor is -top_db below the clip's maximum, not below this window's own
+        # (power_to_db's top_db); db_to_x clips at -top_db and at 0 dB.
+        return db_to_x(librosa.power_to_db(mel, ref=float(ref), top_db=None), top_db=params.top_db)
     db = librosa.power_to_db(mel, ref=np.max, top_db=params.top_db)
     return db_to_x(db, top_db=params.top_db)
 

@@ -56,7 +56,7 @@ def load_baseline(*, config, data, progress: bool = True) -> DefendedModel:
         Its checkpoint is missing or unreadable.
     """
     from artgenre.checkpoint import load_checkpoint
-    from artgenre.training import make_train_config, result_path, run_training
+    from artgenre.training import make_train_config, resolve_checkpoint, result_path, run_training
 
     path = result_path(config.out, config.model)
     if path.is_file():
@@ -75,6 +75,7 @@ def load_baseline(*, config, data, progress: bool = True) -> DefendedModel:
         train_config = make_train_config(profile=config.profile, model=config.model, data=config.data,
                                          seed=config.seed, device=config.device, out=config.out)
         result = run_training(train_config, data=data, progress=progress)
+    result = {**result, "checkpoint": str(resolve_checkpoint(result, out=config.out, stem=config.model))}
     ckpt = load_checkpoint(result["checkpoint"], device=config.device, expected_model=config.model)
     size = int(ckpt.build_kwargs.get("input_size", data.train.x.shape[-1]))
     return DefendedModel(model=ckpt.model, train_result=result, input_shape=(1, size, size),

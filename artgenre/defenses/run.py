@@ -20,8 +20,9 @@ from artgenre.defenses import DefenseConfig, result_path
 from artgenre.defenses.baseline import DefendedModel, load_baseline, train_defended
 from artgenre.errors import DataError, ParameterError
 from artgenre.io import read_previous_result
-from artgenre.runs import ResultWriter, choose_samples, json_values
+from artgenre.runs import ResultWriter, choose_samples, json_values, merge_cells
 from artgenre.runtime import run_metadata, seed_everything
+from artgenre.training import without_locations
 
 
 def _resume_key(config: DefenseConfig, model: DefendedModel) -> dict:
@@ -31,7 +32,8 @@ def _resume_key(config: DefenseConfig, model: DefendedModel) -> dict:
     # on its own).
     for k in ("attacks", "eps", "out", "device"):
         cfg.pop(k, None)
-    return {"config": cfg, "checkpoint": model.train_result.get("checkpoint"),
+    # The checkpoint by name, not path: a moved results folder resumes.
+    return {"config": without_locations(cfg), "checkpoint": Path(model.train_result.get("checkpoint") or "").name,
             "weights_created": (model.train_result.get("meta") or {}).get("created")}
 
 
@@ -64,7 +66,9 @@ def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> d
     samples (``limit``: seeded, class-stratified, as ``artgenre attack``); run the strategy's
     sweeps of ``attacks`` × ``eps`` with ``attack_params``; let its monitor (the detector)
     score every adversarial set; run the automatic checks. The result is rewritten after every
-    cell, and a rerun with the same configuration and weights keeps the finished cells.
+    cell, and a rerun with the same configuration and weights keeps the finished cells (also
+    those it does not request) and adds the new ones; a result of other weights or settings
+    is never overwritten.
 
     Parameters
     ----------
@@ -91,6 +95,8 @@ def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> d
         The saved baseline used other data; input shape or class count mismatch.
     CheckpointError
         An unreadable checkpoint.
+    artgenre.io.ResultConflictError
+        The result (or a training result) file holds one of another configuration.
     """
     from artgenre.attacks.cells import sweep_cells
     from artgenre.evaluation import evaluate, predict_logits
@@ -140,6 +146,9 @@ def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> d
     monitor = strategy.monitor(config=config, plan=plan, data=data, split=split, previous=previous)
     if monitor is not None:
         existing = [c for c in existing if monitor.has_row(c)]
+    # Earlier cells this run does not request stay in the file (a narrower rerun adds to it).
+    earlier = {k: [c for c in (previous or {}).get(k) or [] if any(c is e for e in existing)]
+               for k in ("cells", "detector_cells")}
 
     train_seconds = float(defended.train_result.get("train_seconds", 0.0)) if strategy.trains else 0.0
     baseline_seconds = baseline.train_result.get("train_seconds")
@@ -151,13 +160,14 @@ def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> d
         "baseline_train_seconds": baseline_seconds,
         "total_train_seconds": train_seconds + (baseline_seconds or 0.0) if builds_on_baseline else train_seconds,
         "training": _training_summary(config, defended), "n_samples": int(len(split)), "resume_key": key,
-    }, started=started)
+    }, started=started, previous=previous)
     # Finished passes per destination, plus the cells of the pass under way.
     done: dict[str, list] = {"cells": [], "detector_cells": []}
     current: dict[str, Any] = {"into": "cells", "cells": []}
 
     def write(complete: bool) -> dict:
-        lists = {k: v + (current["cells"] if current["into"] == k else []) for k, v in done.items()}
+        lists = {k: merge_cells(v + (current["cells"] if current["into"] == k else []), earlier[k])
+                 for k, v in done.items()}
         checks = _checks(config, lists["cells"], lists["detector_cells"], n_classes) if complete else []
         return writer.write(
             complete=complete, cells=lists["cells"],

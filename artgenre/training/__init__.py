@@ -22,13 +22,16 @@ from artgenre.training.results import (
     build_classifier,
     checkpoint_path,
     load_finished_result,
+    resolve_checkpoint,
     result_path,
     save_training_result,
+    without_locations,
 )
 
 __all__ = [
     "FitResult", "PROFILES", "TrainConfig", "build_classifier", "checkpoint_path", "default_epoch_fn", "fit",
-    "load_finished_result", "make_train_config", "result_path", "run_training", "save_training_result",
+    "load_finished_result", "make_train_config", "resolve_checkpoint", "result_path", "run_training",
+    "save_training_result", "without_locations",
 ]
 
 

@@ -76,6 +76,38 @@ class TrainConfig:
     out: str = "results"
     eval_batch_size: int = 128
 
+    def __post_init__(self) -> None:
+        from artgenre.models import MODELS, has_pretrained
+
+        def set_(name: str, value) -> None:  # normalise fields of the frozen instance
+            object.__setattr__(self, name, value)
+
+        check_choice("profile", self.profile, PROFILES)
+        MODELS[self.model]
+        set_("data", _data_config(self.data))
+        pretrained = bool(self.pretrained) or self.weights_path is not None
+        if pretrained and not has_pretrained(self.model):
+            with_weights = ", ".join(name for name in MODELS if has_pretrained(name))
+            raise ParameterError(
+                f"model {self.model!r} has no pretrained weights (pretrained/weights_path given); "
+                f"models with them: {with_weights}"
+            )
+        set_("pretrained", pretrained)
+        set_("weights_path", None if self.weights_path is None else str(self.weights_path))
+        set_("epochs", check_int("epochs", self.epochs, 1))
+        set_("patience", check_int("patience", self.patience, 1))
+        set_("lr", check_range("lr", self.lr, low=0.0, low_open=True))
+        set_("weight_decay", check_range("weight_decay", self.weight_decay, low=0.0))
+        set_("batch_size", check_int("batch_size", self.batch_size, 1))
+        set_("lr_factor", check_range("lr_factor", self.lr_factor, low=0.0, high=1.0, low_open=True, high_open=True))
+        set_("lr_patience", check_int("lr_patience", self.lr_patience, 0))
+        set_("seed", check_int("seed", self.seed, 0))
+        set_("device", check_device_name(self.device))
+        if self.out is None or not str(self.out).strip():
+            raise ParameterError(f"out={self.out!r} is not valid; expected a results folder path")
+        set_("out", str(self.out))
+        set_("eval_batch_size", check_int("eval_batch_size", self.eval_batch_size, 1))
+
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         """Rebuild (and re-validate) a config from its saved JSON form."""
@@ -105,8 +137,6 @@ def make_train_config(*, profile: str = "quick", **overrides) -> TrainConfig:
         Unknown profile, field or model; out-of-range values (epochs < 1, lr <= 0,
         lr_factor outside (0, 1), ...); ``pretrained`` for a model without weights.
     """
-    from artgenre.models import MODELS, has_pretrained
-
     check_choice("profile", profile, PROFILES)
     known = {f.name for f in dataclasses.fields(TrainConfig)} - {"profile"}
     unknown = sorted(set(overrides) - known)
@@ -115,33 +145,5 @@ def make_train_config(*, profile: str = "quick", **overrides) -> TrainConfig:
             f"unknown training option(s) {', '.join(unknown)}; valid options: {', '.join(sorted(known))}"
         )
     values = {**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}}
-
-    model = values.get("model", "cnn")
-    MODELS[model]
-    weights_path = values.get("weights_path")
-    pretrained = bool(values.get("pretrained", False)) or weights_path is not None
-    if pretrained and not has_pretrained(model):
-        with_weights = ", ".join(name for name in MODELS if has_pretrained(name))
-        raise ParameterError(
-            f"model {model!r} has no pretrained weights (pretrained/weights_path given); "
-            f"models with them: {with_weights}"
-        )
-    lr_factor = check_range("lr_factor", values["lr_factor"], low=0.0, high=1.0, low_open=True, high_open=True)
-    return TrainConfig(
-        model=model,
-        data=_data_config(values.get("data")),
-        profile=profile,
-        epochs=check_int("epochs", values["epochs"], 1),
-        patience=check_int("patience", values["patience"], 1),
-        lr=check_range("lr", values["lr"], low=0.0, low_open=True),
-        weight_decay=check_range("weight_decay", values["weight_decay"], low=0.0),
-        batch_size=check_int("batch_size", values["batch_size"], 1),
-        lr_factor=lr_factor,
-        lr_patience=check_int("lr_patience", values["lr_patience"], 0),
-        seed=check_int("seed", values.get("seed", 0), 0),
-        device=check_device_name(values.get("device", "auto")),
-        pretrained=pretrained,
-        weights_path=None if weights_path is None else str(weights_path),
-        out=str(values.get("out", "results")),
-        eval_batch_size=check_int("eval_batch_size", values.get("eval_batch_size", 128), 1),
-    )
+    # Every field is validated (one place) in TrainConfig.__post_init__.
+    return TrainConfig(profile=profile, **values)

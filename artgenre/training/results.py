@@ -10,8 +10,8 @@ from artgenre.art_adapter import as_art_classifier
 from artgenre.checkpoint import save_checkpoint
 from artgenre.errors import DataError
 from artgenre.evaluation import evaluate, predict_logits
-from artgenre.io import atomic_write_json, read_result, to_jsonable
-from artgenre.runs import SCHEMA_VERSION
+from artgenre.io import atomic_write_json, conflict_error, read_result, to_jsonable
+from artgenre.runs import SCHEMA_VERSION, without_locations
 from artgenre.runtime import log, run_metadata
 
 def result_path(out, stem: str) -> Path:
@@ -24,20 +24,55 @@ def checkpoint_path(out, stem: str) -> Path:
     return Path(out) / "checkpoints" / f"{stem}.pt"
 
 
+def resolve_checkpoint(result: dict, *, out, stem: str) -> Path:
+    """The checkpoint of a train result: its recorded path, or ``<out>/checkpoints/<stem>.pt``
+    when the results folder has moved since (the recorded path no longer exists)."""
+    recorded = Path(result.get("checkpoint") or "")
+    return recorded if recorded.is_file() else checkpoint_path(out, stem)
+
+
+#: Config keys that say how a model is computed, not which model: another device or
+#: evaluation batch size reuses a trained model instead of conflicting with it.
+RUN_KEYS = ("device", "eval_batch_size")
+
+
+def training_identity(config) -> dict:
+    """What identifies a trained model in its config: the JSON values without locations
+    (`without_locations`) and without `RUN_KEYS`, at every depth."""
+
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in RUN_KEYS}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return strip(without_locations(json.loads(json.dumps(to_jsonable(config)))))
+
+
 def load_finished_result(out, stem: str, config) -> dict | None:
-    """The saved result ``train-<stem>.json`` if it was produced by exactly ``config`` and
-    its checkpoint still exists; else None (the caller retrains)."""
+    """The saved result ``train-<stem>.json`` if it was produced by ``config`` (`training_identity`)
+    and its checkpoint still exists; None when there is none (or its checkpoint is gone: the
+    caller retrains). The returned result's ``checkpoint`` is where the file is now.
+
+    Raises
+    ------
+    artgenre.io.ResultConflictError
+        ``train-<stem>.json`` holds a model trained with another configuration (it is never
+        overwritten); the message names the file, the differing fields and the fixes.
+    """
     path = result_path(out, stem)
     old = read_result(path, kind="train")
     if old is None:
         return None
-    if old.get("config") != json.loads(json.dumps(to_jsonable(config))):
-        log.info("%s was made with another configuration; retraining", path)
-        return None
-    if not Path(old.get("checkpoint") or "").is_file():
+    if training_identity(old.get("config")) != training_identity(config):
+        raise conflict_error(path, kind="train", saved=training_identity(old.get("config")),
+                             wanted=training_identity(config))
+    ckpt = resolve_checkpoint(old, out=out, stem=stem)
+    if not ckpt.is_file():
         log.info("checkpoint of %s is missing; retraining", path)
         return None
-    return old
+    return {**old, "checkpoint": str(ckpt)}
 
 
 def save_training_result(
