@@ -186,11 +186,22 @@ def conflict_error(path: str | os.PathLike, *, kind: str, saved: Any, wanted: An
     )
 
 
-def read_previous_result(path: str | os.PathLike, *, kind: str, resume_key: Any) -> dict | None:
+def merged_key(saved: Any, wanted: dict, *, per_item: tuple[str, ...] = ()) -> dict:
+    """``wanted`` with each ``per_item`` field (a dict per attack) joined with ``saved``'s, so a
+    merged result file keeps the parameters of the earlier cells it holds."""
+    saved = saved if isinstance(saved, dict) else {}
+    return {**wanted, **{k: {**(saved.get(k) or {}), **(wanted.get(k) or {})} for k in per_item
+                         if isinstance(saved.get(k), dict) and isinstance(wanted.get(k), dict)}}
+
+
+def read_previous_result(path: str | os.PathLike, *, kind: str, resume_key: Any,
+                         per_item: tuple[str, ...] = ()) -> dict | None:
     """The finished-or-partial result to resume from, or None when there is none.
 
     Returns the JSON at ``path`` if `read_result` accepts it and it has the same
-    ``"resume_key"`` (compared as JSON values). An unreadable file or one of another kind is
+    ``"resume_key"`` (compared as JSON values). Fields named in ``per_item`` hold one entry per
+    attack (its parameters) and only entries of attacks in both keys must agree: cells of other
+    attacks are added or kept, not in conflict. An unreadable file or one of another kind is
     logged and ignored.
 
     Raises
@@ -204,6 +215,15 @@ def read_previous_result(path: str | os.PathLike, *, kind: str, resume_key: Any)
     if old is None:
         return None
     wanted = json.loads(json.dumps(to_jsonable(resume_key)))
-    if old.get("resume_key") != wanted:
-        raise conflict_error(path, kind=kind, saved=old.get("resume_key"), wanted=wanted)
+    saved = old.get("resume_key")
+    if isinstance(saved, dict) and isinstance(wanted, dict):
+        # Compare per-attack fields on the attacks both runs have.
+        saved = {k: ({a: v for a, v in saved[k].items() if a in wanted[k]}
+                     if k in per_item and isinstance(saved.get(k), dict) and isinstance(wanted.get(k), dict)
+                     else saved.get(k)) for k in saved}
+        wanted = {k: ({a: v for a, v in wanted[k].items() if a in saved[k]}
+                      if k in per_item and isinstance(saved.get(k), dict) and isinstance(wanted.get(k), dict)
+                      else v) for k, v in wanted.items()}
+    if saved != wanted:
+        raise conflict_error(path, kind=kind, saved=saved, wanted=wanted)
     return old

@@ -169,12 +169,13 @@ def hold_results_folder(out: str | Path, *, command: str) -> Iterator[Path]:
 def merge_cells(cells: list[dict], earlier: list[dict]) -> list[dict]:
     """This run's ``cells`` followed by the ``earlier`` cells (of the same resumed result) that it
     did not request, so that a narrower attack list or ε grid adds to a result file instead of
-    dropping what it held. Cells are matched on (attack, ε, adaptive, threat)."""
+    dropping what it held. Cells are matched on (attack, ε, adaptive, threat, norm)."""
     from artgenre.attacks.cells import find_cell
 
     kept = [c for c in earlier if isinstance(c, dict) and isinstance(c.get("attack"), str)
             and isinstance(c.get("eps"), (int, float))
-            and find_cell(cells, c["attack"], c["eps"], bool(c.get("adaptive")), c.get("threat", DEFAULT_THREAT)) is None]
+            and find_cell(cells, c["attack"], c["eps"], bool(c.get("adaptive")), c.get("threat", DEFAULT_THREAT),
+                          c.get("norm", "inf")) is None]
     return list(cells) + kept
 
 

@@ -49,6 +49,8 @@ class ThreatModel:
     clip_values: tuple[float, float] = (0.0, 1.0)
     budget_unit = ""
     budget_kinds: tuple[str, ...] = ("linf",)
+    #: Saved examples are only verified successful attacks (`artgenre.attacks.audio_examples`).
+    verified_examples = False
 
     def inputs(self, split) -> np.ndarray:
         """The perturbed array of ``split``, shape (N, ...)."""
@@ -102,6 +104,12 @@ class ThreatModel:
                 batch_size: int) -> dict:
         """Extra fields of a cell (none by default)."""
         return {}
+
+    def checks(self, *, cells: list, norm: str, n_classes: int, whitebox_cells=None, transfer: bool = False) -> list:
+        """The automatic checks of ``cells`` (all of budget ``norm``): `run_checks` by default."""
+        from artgenre.attacks.checks import run_checks
+
+        return run_checks(cells=cells, n_classes=n_classes, whitebox_cells=whitebox_cells, transfer=transfer)
 
     def perturbation_fields(self, *, x, x_adv) -> dict:
         """Extra fields of a minimal-norm block for the perturbations ``x_adv - x`` (none by default)."""

@@ -32,6 +32,8 @@ from artgenre.threats import THREAT_MODELS, ThreatModel
 
 #: Cell ``norm`` of each budget kind.
 NORMS = {"linf": "inf", "l2rel": "l2rel"}
+#: dB an achieved SNR may fall below its budget (float32 rounding) before the check fails.
+SNR_TOLERANCE = 1e-3
 
 
 def snr_to_eps(snr_db) -> float:
@@ -113,6 +115,7 @@ class WaveformThreat(ThreatModel):
     clip_values = (-1.0, 1.0)
     budget_unit = "full-scale amplitude (linf) or ‖δ‖/‖x‖ (l2rel)"
     budget_kinds = ("linf", "l2rel")
+    verified_examples = True
 
     def inputs(self, split) -> np.ndarray:
         audio = getattr(split, "audio", None)
@@ -218,6 +221,29 @@ class WaveformThreat(ThreatModel):
             out["snr_db_budget"] = self.eps_db(eps, norm)
         out["roundtrip"] = roundtrip_fields(classifier=classifier, audio=x_adv, ref=self._refs(split), y=y,
                                             clean_pred=clean_pred, batch_size=batch_size)
+        return out
+
+    def checks(self, *, cells: list, norm: str, n_classes: int, whitebox_cells=None, transfer: bool = False) -> list:
+        from artgenre.attacks.checks import run_checks
+        from artgenre.attacks.spec import attack_spec
+
+        if norm == NORMS["linf"]:
+            return super().checks(cells=cells, norm=norm, n_classes=n_classes, whitebox_cells=whitebox_cells,
+                                  transfer=transfer)
+        # The L∞ budget check does not apply to an L2 budget: the SNR check below replaces it.
+        strip = [{k: v for k, v in c.items() if k != "linf"} for c in cells]
+        strip_wb = None if whitebox_cells is None else [{k: v for k, v in c.items() if k != "linf"}
+                                                        for c in whitebox_cells]
+        out = run_checks(cells=strip, n_classes=n_classes, whitebox_cells=strip_wb, transfer=transfer,
+                         label=f" [{norm}]")
+        for attack in dict.fromkeys(c["attack"] for c in cells):
+            if not attack_spec(attack).budget_checked:
+                continue
+            bad = [f"SNR {c['snr_db_budget']:g} dB: min achieved {c['snr_db']['min']:.4g} dB"
+                   for c in cells if c["attack"] == attack and c.get("snr_db", {}).get("min") is not None
+                   and c.get("snr_db_budget") is not None and c["snr_db"]["min"] < c["snr_db_budget"] - SNR_TOLERANCE]
+            out.append({"name": f"{attack}: SNR within budget [{norm}]", "passed": not bad,
+                        "detail": "; ".join(bad) if bad else "achieved SNR ≥ budget in every cell"})
         return out
 
     def perturbation_fields(self, *, x, x_adv) -> dict:

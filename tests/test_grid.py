@@ -101,5 +101,16 @@ def test_ray_executor_gives_the_serial_results_and_resumes_after_a_killed_driver
     driver.wait(timeout=60)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-4000:]
-    assert results(ray_out) == results(Path(serial.out))
+    got, want = results(ray_out), results(Path(serial.out))
+    assert sorted(got) == sorted(want)
+    assert [d for name in want for d in differences(got[name], want[name], name)] == []
+
+
+def differences(a, b, path: str) -> list[str]:
+    """Where two JSON values differ (paths), for a readable failure."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in differences(a.get(k), b.get(k), f"{path}.{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{path}[{i}]")]
+    return [] if a == b else [f"{path}: {str(a)[:80]} != {str(b)[:80]}"]
 

@@ -352,10 +352,24 @@ def test_run_attack_writes_result_examples_and_resumes(checkpoint, dataset, tmp_
     assert {(a, e) for a, e, _ in calls} == {("fgsm", 0.05), ("pgd", 0.05), ("noise", 0.05)}
     assert len(wider["deepfool"]["accuracy_at_eps"]) == 4
 
-    # Another seed is another experiment: nothing is mixed in.
+    # A narrower attack list and another ε grid add to the file: every earlier cell stays.
     calls.clear()
-    run_attack(_config(checkpoint, tmp_path, seed=1), data=dataset, progress=False)
-    assert len({(a, e) for a, e, _ in calls}) == 2 * 3 + 1
+    narrow = run_attack(_config(checkpoint, tmp_path, attacks=("fgsm",), eps=(0.03,)), data=dataset, progress=False)
+    assert {(a, e) for a, e, _ in calls} == {("fgsm", 0.03)}
+    cell_ids = {(c["attack"], c["eps"]) for c in narrow["cells"]}
+    assert cell_ids == {(c["attack"], c["eps"]) for c in wider["cells"]} | {("fgsm", 0.03)}
+    assert narrow["deepfool"] == wider["deepfool"] and narrow["examples"] == wider["examples"]
+    assert json.loads(path.read_text()) == narrow
+
+    # Another seed is another experiment: refused, naming the file and field; nothing written.
+    from artgenre.io import ResultConflictError
+
+    calls.clear()
+    with pytest.raises(ResultConflictError, match=r"attack-cnn\.json.*seed: file 0, this run 1.*another --out"):
+        run_attack(_config(checkpoint, tmp_path, seed=1), data=dataset, progress=False)
+    assert calls == [] and json.loads(path.read_text()) == narrow
+    other = run_attack(_config(checkpoint, tmp_path / "seed1", seed=1), data=dataset, progress=False)
+    assert len(other["cells"]) == 3 * 3
 
 
 def test_run_attack_transfer_names_file_and_checks_against_white_box(checkpoint, dataset, tmp_path):

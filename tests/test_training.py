@@ -192,9 +192,14 @@ def test_run_training_writes_result_and_resumes(tmp_path, monkeypatch):
 
     monkeypatch.setattr(training, "fit", boom)
     assert run_training(config, data=data, progress=False) == saved
-    # Different config: retrained.
-    with pytest.raises(AssertionError, match="retrained"):
+    # Different config: refused (the file names the differing field), nothing overwritten.
+    from artgenre.io import ResultConflictError
+
+    with pytest.raises(ResultConflictError, match=r"train-cnn\.json.*epochs: file 2, this run 3.*another --out"):
         run_training(_config(tmp_path, epochs=3), data=data, progress=False)
+    assert json.loads(path.read_text()) == saved
+    # Another device is the same model, not a conflict.
+    assert run_training(_config(tmp_path, epochs=2, eval_batch_size=32), data=data, progress=False) == saved
 
 
 def test_run_training_loads_data_from_config(tmp_path, monkeypatch):

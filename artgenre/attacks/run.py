@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 
 from artgenre.attacks import examples as ex
+from artgenre.attacks.audio_examples import save_verified_examples
 from artgenre.attacks.cells import seed_cell, sweep_cells
-from artgenre.attacks.checks import run_checks
 from artgenre.attacks.minimal import minimal_norm_block, reuse_block
 from artgenre.attacks.params import params_to_json, parse_triples, resolve_params
 from artgenre.attacks.spec import ATTACKS, attack_spec
 from artgenre.errors import ParameterError, check_choice, check_device_name, check_int
-from artgenre.io import read_previous_result, read_result
+from artgenre.io import merged_key, read_previous_result, read_result
 from artgenre.runs import (
     ResultWriter,
     check_fits,
@@ -40,6 +40,7 @@ from artgenre.runs import (
 )
 from artgenre.runtime import log, run_metadata, seed_everything
 from artgenre.threats import DEFAULT_THREAT, THREAT_MODELS
+from artgenre.threats_waveform import parse_snr, snr_to_eps
 
 #: The seed paper's ε grid (input units; 0.01 = 0.8 dB, 0.1 = 8 dB).
 DEFAULT_EPS = (0.0, 0.001, 0.005, 0.01, 0.03, 0.05, 0.1)
@@ -93,6 +94,10 @@ class AttackConfig:
         ``"test"`` (default), ``"val"`` or ``"train"``: which part of the split is attacked.
     threat : str
         `artgenre.threats.THREAT_MODELS` key (what is perturbed).
+    snr_db : tuple of float
+        SNR budgets in dB (each finite >= 0; a comma-separated string is accepted) for threat
+        models with an ``l2rel`` budget (``waveform``): cells with ‖δ‖ ≤ ε‖x‖, ε = 10^(−SNR/20).
+        ``eps`` may then be empty (no L∞ cells).
 
     Raises
     ------
@@ -114,6 +119,7 @@ class AttackConfig:
     n_examples: int = 8
     partition: str = "test"
     threat: str = DEFAULT_THREAT
+    snr_db: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         def set_(name: str, value) -> None:  # normalise fields of the frozen instance
@@ -123,7 +129,8 @@ class AttackConfig:
             raise ParameterError("checkpoint is required; give the .pt file written by `artgenre train`")
         set_("checkpoint", str(self.checkpoint))
         set_("attacks", _parse_attacks(self.attacks))
-        set_("eps", parse_eps(self.eps))
+        set_("snr_db", parse_snr(self.snr_db))
+        set_("eps", parse_eps(self.eps, allow_empty=bool(self.snr_db)))
         set_("limit", None if self.limit is None else check_int("limit", self.limit, 1))
         set_("batch_size", check_int("batch_size", self.batch_size, 1))
         set_("device", check_device_name(self.device))
@@ -132,10 +139,24 @@ class AttackConfig:
         set_("source_checkpoint", None if self.source_checkpoint in (None, "") else str(self.source_checkpoint))
         set_("n_examples", check_int("n_examples", self.n_examples, 0))
         check_choice("partition", self.partition, PARTITIONS)
-        THREAT_MODELS[self.threat]
+        if self.snr_db and "l2rel" not in THREAT_MODELS[self.threat].budget_kinds:
+            raise ParameterError(
+                f"snr_db={list(self.snr_db)} is an l2rel (SNR) budget, which threat model {self.threat!r} does not "
+                f"take (it accepts {', '.join(THREAT_MODELS[self.threat].budget_kinds)}); use --threat "
+                + " or ".join(n for n in THREAT_MODELS if "l2rel" in THREAT_MODELS[n].budget_kinds)
+                + " or leave out --snr-db"
+            )
         triples = parse_triples(self.params)
         resolve_params(attacks=self.attacks, triples=triples)  # validates names and keys
         set_("params", triples)
+
+    def budgets(self) -> list[tuple[str, tuple[float, ...]]]:
+        """The swept (cell ``norm``, ε grid) pairs: ``("inf", eps)`` and, with ``snr_db``,
+        ``("l2rel", ε = 10^(−SNR/20) ascending)``; empty grids left out."""
+        out = [("inf", self.eps)] if self.eps else []
+        if self.snr_db:
+            out.append(("l2rel", tuple(sorted(snr_to_eps(v) for v in self.snr_db))))
+        return out
 
     def attack_params(self) -> dict[str, dict[str, Any]]:
         """Per-attack parameter dicts (``"*"`` entries expanded)."""
@@ -148,9 +169,12 @@ class AttackConfig:
         return json_values(d)
 
 
-def result_stem(*, model: str, source_model: str | None = None, defense: str | None = None) -> str:
-    """``attack-<model>[-from-<source>][-<defense>]`` (without ``.json``)."""
-    return "attack-" + model + (f"-from-{source_model}" if source_model else "") + (f"-{defense}" if defense else "")
+def result_stem(*, model: str, source_model: str | None = None, defense: str | None = None,
+                threat: str = DEFAULT_THREAT) -> str:
+    """``attack-<model>[-from-<source>][-<defense>][-<threat>]`` (without ``.json``); the threat
+    only when it is not the default, so each threat model has its own file and examples."""
+    return ("attack-" + model + (f"-from-{source_model}" if source_model else "") + (f"-{defense}" if defense else "")
+            + (f"-{threat}" if threat != DEFAULT_THREAT else ""))
 
 
 def _resume_key(config: AttackConfig, target, source) -> dict:
@@ -160,11 +184,13 @@ def _resume_key(config: AttackConfig, target, source) -> dict:
     d = config.to_dict()
     return {"checkpoint_digest": checkpoint_digest(target.checkpoint),
             "source_digest": checkpoint_digest(source.checkpoint if source else None),
-            **{k: d[k] for k in ("limit", "seed", "params", "partition", "threat")}}
+            # Parameters per attack: a run with other attacks adds cells instead of conflicting.
+            "params": json_values(config.attack_params()),
+            **{k: d[k] for k in ("limit", "seed", "partition", "threat")}}
 
 
-def _whitebox_reference(out: Path, model: str, defense: str | None) -> list[dict] | None:
-    ref = read_result(out / (result_stem(model=model, defense=defense) + ".json"), kind="attack")
+def _whitebox_reference(out: Path, model: str, defense: str | None, threat: str = DEFAULT_THREAT) -> list[dict] | None:
+    ref = read_result(out / (result_stem(model=model, defense=defense, threat=threat) + ".json"), kind="attack")
     if ref is None or ref.get("source_model"):
         return None
     return [c for c in ref.get("cells") or [] if isinstance(c, dict) and "segment_accuracy" in c]
@@ -229,14 +255,15 @@ def run_attack(config: AttackConfig, *, data=None, progress: bool = True) -> dic
     model = target.checkpoint.model_name
     source_model = source.checkpoint.model_name if source else None
     out = Path(config.out)
-    stem = result_stem(model=model, source_model=source_model, defense=target.defense)
+    stem = result_stem(model=model, source_model=source_model, defense=target.defense, threat=config.threat)
     path, examples_path = out / f"{stem}.json", out / f"{stem}-examples.npz"
     key = _resume_key(config, target, source)
-    previous = read_previous_result(path, kind="attack", resume_key=key) or {}
+    previous = read_previous_result(path, kind="attack", resume_key=key, per_item=("params",)) or {}
+    key = merged_key(previous.get("resume_key"), key, per_item=("params",))
     existing = [c for c in previous.get("cells") or [] if isinstance(c, dict)]
 
     x_split = threat.inputs(split)
-    clean_logits = predict_logits(clf, x_split, batch_size=config.batch_size)
+    clean_logits = threat.predict(clf, x_split, split=split, batch_size=config.batch_size)
     clean = evaluate(logits=clean_logits, y=split.y, track=split.track, n_classes=int(data.n_classes))
     craft = source.classifier if source else clf
     params = config.attack_params()
@@ -258,19 +285,29 @@ def run_attack(config: AttackConfig, *, data=None, progress: bool = True) -> dic
         state["cells"] = merge_cells(cells, existing)
         write(False, checks=[], examples=previous.get("examples"))
 
-    chosen = ex.choose_example_cell(swept, config.eps)
+    budgets = config.budgets()
+    # Examples come from the last budget kind swept (the SNR budget when there is one).
+    example_norm = budgets[-1][0]
+    chosen = ex.choose_example_cell(swept, budgets[-1][1])
     captured: dict[str, np.ndarray] = {}
 
-    def capture(attack: str, eps: float, x_adv: np.ndarray) -> None:
-        if chosen is not None and attack == chosen[0] and same_eps(eps, chosen[1]):
-            captured["x"] = np.array(x_adv[example_idx], dtype=np.float32)
+    def capture_for(norm: str):
+        def capture(attack: str, eps: float, x_adv: np.ndarray) -> None:
+            if chosen is not None and norm == example_norm and attack == chosen[0] and same_eps(eps, chosen[1]):
+                rows = slice(None) if threat.verified_examples else example_idx
+                captured["x"] = np.array(x_adv[rows], dtype=np.float32)
+        return capture
 
-    state["cells"] = merge_cells(sweep_cells(
-        craft_classifier=craft, eval_classifier=clf, split=split, attacks=swept, eps=config.eps,
-        batch_size=config.batch_size, seed=config.seed, params=params, on_adversarial=capture,
-        existing_cells=existing, save=save, adaptive=False, clean_logits=clean_logits, progress=progress,
-        threat=config.threat,
-    ), existing)
+    done: list[dict] = []
+    for norm, grid in budgets:
+        before = list(done)
+        done = before + sweep_cells(
+            craft_classifier=craft, eval_classifier=clf, split=split, attacks=swept, eps=grid,
+            batch_size=config.batch_size, seed=config.seed, params=params, on_adversarial=capture_for(norm),
+            existing_cells=existing, save=lambda cells, before=before: save(before + cells), adaptive=False,
+            clean_logits=clean_logits, progress=progress, threat=config.threat, norm=norm,
+        )
+    state["cells"] = merge_cells(done, existing)
 
     for attack in minimal:
         block = reuse_block(previous.get("deepfool"), attack=attack, eps=config.eps)
@@ -285,12 +322,24 @@ def run_attack(config: AttackConfig, *, data=None, progress: bool = True) -> dic
         state["deepfool"] = block
         write(False, checks=[], examples=previous.get("examples"))
 
-    whitebox = _whitebox_reference(out, model, target.defense) if source else None
-    checks = run_checks(cells=state["cells"], n_classes=int(data.n_classes), whitebox_cells=whitebox,
-                        transfer=source is not None)
+    whitebox = _whitebox_reference(out, model, target.defense, config.threat) if source else None
+    checks: list[dict] = []
+    # One budget kind at a time: ε of different norms are not comparable.
+    for norm in dict.fromkeys(["inf"] + [c.get("norm", "inf") for c in state["cells"]]):
+        checks += threat.checks(cells=[c for c in state["cells"] if c.get("norm", "inf") == norm], norm=norm,
+                                n_classes=int(data.n_classes), transfer=source is not None,
+                                whitebox_cells=None if whitebox is None else
+                                [c for c in whitebox if c.get("norm", "inf") == norm])
 
     examples = previous.get("examples")
-    if chosen is not None and len(example_idx):
+    if threat.verified_examples:
+        if "x" in captured and config.n_examples:
+            examples = save_verified_examples(
+                path=examples_path, threat=threat, classifier=clf, split=split, x_adv=captured["x"],
+                clean_pred=clean_logits.argmax(axis=1), n_examples=config.n_examples, seed=config.seed,
+                attack=chosen[0], eps=chosen[1], norm=example_norm, genres=data.genres,
+                batch_size=config.batch_size, index=index)
+    elif chosen is not None and len(example_idx):
         attack, eps = chosen
         indices = [int(i) for i in index[example_idx]]
         if "x" in captured or not ex.can_reuse(previous.get("examples"), path=examples_path, attack=attack,

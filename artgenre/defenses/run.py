@@ -19,7 +19,7 @@ import numpy as np
 from artgenre.defenses import DefenseConfig, result_path
 from artgenre.defenses.baseline import DefendedModel, load_baseline, train_defended
 from artgenre.errors import DataError, ParameterError
-from artgenre.io import read_previous_result
+from artgenre.io import merged_key, read_previous_result
 from artgenre.runs import ResultWriter, choose_samples, json_values, merge_cells
 from artgenre.runtime import run_metadata, seed_everything
 from artgenre.training import without_locations
@@ -30,11 +30,13 @@ def _resume_key(config: DefenseConfig, model: DefendedModel) -> dict:
     # Cells depend on the weights, the samples, the attack parameters and the squeezer/detector
     # settings; the ε grid, attack list, output folder and device do not (each cell is seeded
     # on its own).
-    for k in ("attacks", "eps", "out", "device"):
+    for k in ("attacks", "eps", "out", "device", "attack_params"):
         cfg.pop(k, None)
     # The checkpoint by name, not path: a moved results folder resumes.
     return {"config": without_locations(cfg), "checkpoint": Path(model.train_result.get("checkpoint") or "").name,
-            "weights_created": (model.train_result.get("meta") or {}).get("created")}
+            "weights_created": (model.train_result.get("meta") or {}).get("created"),
+            # Parameters per attack: a run with other attacks adds cells instead of conflicting.
+            "attack_params": json_values(config.resolved_attack_params())}
 
 
 def _training_summary(config: DefenseConfig, defended: DefendedModel) -> dict | None:
@@ -141,7 +143,8 @@ def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> d
 
     key = _resume_key(config, defended)
     previous = read_previous_result(result_path(config.out, model=config.model, defense=config.defense),
-                               kind="defense", resume_key=key)
+                                    kind="defense", resume_key=key, per_item=("attack_params",))
+    key = merged_key((previous or {}).get("resume_key"), key, per_item=("attack_params",))
     existing = [c for k in ("cells", "detector_cells") for c in (previous or {}).get(k) or [] if isinstance(c, dict)]
     monitor = strategy.monitor(config=config, plan=plan, data=data, split=split, previous=previous)
     if monitor is not None:
