@@ -4,6 +4,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.artgenre-installed
+TSTAMP := $(VENV)/.artgenre-test-installed
 LOCK   := requirements.lock
 ARGS   ?=
 
@@ -18,15 +19,20 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PY) -c "import torch, torchvision, art; print('torch', torch.__version__, '| torchvision', torchvision.__version__, '| art', art.__version__)"
 	touch $(STAMP)
 
+# The suite also exercises the Ray executor, so it installs the `ray` extra (same lock).
+$(TSTAMP): $(STAMP)
+	$(PY) -m pip install --quiet -c $(LOCK) -e ".[dev,ray]"
+	touch $(TSTAMP)
+
 install: $(STAMP)
 
 run: $(STAMP)
 	$(VENV)/bin/artgenre run $(ARGS)
 
-test: $(STAMP)
+test: $(TSTAMP)
 	$(PY) -m pytest $(ARGS)
 
-test-fast: $(STAMP)
+test-fast: $(TSTAMP)
 	$(PY) -m pytest -m "not slow" $(ARGS)
 
 bench: $(STAMP)
@@ -35,13 +41,13 @@ bench: $(STAMP)
 	$(PY) benchmarks/deepfool_gradients.py
 	$(PY) benchmarks/compute_floor.py
 
-# Re-resolve artgenre[dev] in a throwaway venv (newest versions pip may take) and pin the result.
+# Re-resolve artgenre[dev,ray] in a throwaway venv (newest versions pip may take) and pin the result.
 LOCK_VENV ?= /tmp/artgenre-lock-venv
 lock:
 	rm -rf $(LOCK_VENV)
 	$(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(LOCK_VENV)/bin/python -m pip install --quiet -e ".[dev]"
+	$(LOCK_VENV)/bin/python -m pip install --quiet -e ".[dev,ray]"
 	sed -n '/^#/p' $(LOCK) > $(LOCK).tmp
 	$(LOCK_VENV)/bin/python -m pip freeze --all --exclude-editable | grep -v "^pip==" >> $(LOCK).tmp
 	mv $(LOCK).tmp $(LOCK)

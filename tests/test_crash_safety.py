@@ -58,8 +58,9 @@ def _normalise(value, roots):
     if isinstance(value, list):
         return [_normalise(v, roots) for v in value]
     if isinstance(value, str):
-        for root in roots:
-            value = value.replace(str(root), "<root>")
+        # Longest first: ".../ref" is a prefix of ".../ref-cache".
+        for root in sorted(map(str, roots), key=len, reverse=True):
+            value = value.replace(root, "<root>")
     return value
 
 

@@ -354,7 +354,8 @@ def test_run_attack_writes_result_examples_and_resumes(checkpoint, dataset, tmp_
 
     # A narrower attack list and another ε grid add to the file: every earlier cell stays.
     calls.clear()
-    narrow = run_attack(_config(checkpoint, tmp_path, attacks=("fgsm",), eps=(0.03,)), data=dataset, progress=False)
+    narrow = run_attack(_config(checkpoint, tmp_path, attacks=("fgsm",), eps=(0.03,), params=()), data=dataset,
+                        progress=False)
     assert {(a, e) for a, e, _ in calls} == {("fgsm", 0.03)}
     cell_ids = {(c["attack"], c["eps"]) for c in narrow["cells"]}
     assert cell_ids == {(c["attack"], c["eps"]) for c in wider["cells"]} | {("fgsm", 0.03)}

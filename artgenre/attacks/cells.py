@@ -9,6 +9,11 @@ Definitions used in every cell (also in docs/design.md):
 
 - ``segment_accuracy`` / ``track_accuracy``: accuracy of the *evaluated* classifier on the
   adversarial segments / by majority vote of each track's segments (Wilson 95 % CI).
+- ``robust_accuracy``: share of segments right on clean input *and* under this attack (a
+  clean-wrong segment never counts, even if the perturbation happens to fix it);
+  ``segment_accuracy`` keeps counting those, so older numbers stay comparable.
+- Segment-level proportions (``segment_accuracy``, ``success_rate``, ``robust_accuracy``) carry
+  a track-clustered bootstrap CI (`artgenre.stats.segment_proportion`); track-level ones Wilson.
 - ``success_rate``: among segments the evaluated classifier gets right on clean input, the
   fraction it gets wrong on adversarial input.
 - ``l2``, ``linf``: per-segment norms of ``x_adv - x`` in input units (mean, median; ``linf``
@@ -37,7 +42,7 @@ from artgenre.attacks.spec import attack_spec
 from artgenre.eps import parse_eps, same_eps
 from artgenre.errors import ParameterError, check_int
 from artgenre.runtime import log, progress as progress_bar
-from artgenre.stats import proportion
+from artgenre.stats import segment_proportion
 from artgenre.threats import DEFAULT_THREAT, threat_model
 
 #: Cell ``norm`` of an L∞ budget (the only one of the spectrogram threat model).
@@ -132,10 +137,11 @@ def make_cell(*, attack, eps, adaptive, x, x_adv, logits, clean_pred, y, track, 
         "adaptive": bool(adaptive),
         "threat": threat,
         "norm": norm,
-        "segment_accuracy": ev["segment_accuracy"],
+        "segment_accuracy": segment_proportion(pred == y, track),
         "track_accuracy": ev["track_accuracy_vote"],
         "track_accuracy_mean": ev["track_accuracy_mean"],
-        "success_rate": proportion(int((correct0 & (pred != y)).sum()), int(correct0.sum())),
+        "success_rate": segment_proportion((pred != y)[correct0], np.asarray(track)[correct0]),
+        "robust_accuracy": segment_proportion(correct0 & (pred == y), track),
         "l2": norm_stats(l2),
         "linf": norm_stats(linf, with_max=True),
         "perturbation_db": {

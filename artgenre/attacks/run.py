@@ -139,6 +139,7 @@ class AttackConfig:
         set_("source_checkpoint", None if self.source_checkpoint in (None, "") else str(self.source_checkpoint))
         set_("n_examples", check_int("n_examples", self.n_examples, 0))
         check_choice("partition", self.partition, PARTITIONS)
+        THREAT_MODELS[self.threat]
         if self.snr_db and "l2rel" not in THREAT_MODELS[self.threat].budget_kinds:
             raise ParameterError(
                 f"snr_db={list(self.snr_db)} is an l2rel (SNR) budget, which threat model {self.threat!r} does not "

@@ -39,14 +39,20 @@ def accuracy_table(result: dict) -> Table:
     df_acc = {eps_key(p["eps"]): p["accuracy"] for p in (df or {}).get("accuracy_at_eps") or []}
     if df:
         table.add_column("deepfool (acc. at ε)", justify="right")
-    for e in parse_eps(eps + list(df_acc), allow_empty=True):
-        row = [f"{e:g}", f"{80 * e:.2f}"]
-        for a in attacks:
-            cell = next((c for c in cells if c["attack"] == a and same_eps(c["eps"], e)), None)
-            row.append(pct(cell["segment_accuracy"]) if cell else "—")
-        if df:
-            row.append(pct(df_acc.get(eps_key(e))))
-        table.add_row(*row)
+    norms = list(dict.fromkeys(["inf"] + [c.get("norm", "inf") for c in cells]))
+    for norm in norms:
+        grid = [c["eps"] for c in cells if c.get("norm", "inf") == norm] + (list(df_acc) if norm == "inf" else [])
+        for e in parse_eps(grid, allow_empty=True):
+            at = [c for c in cells if c.get("norm", "inf") == norm and same_eps(c["eps"], e)]
+            db = at[0].get("eps_db") if at else 80 * e
+            label = f"{e:g}" if norm == "inf" else f"{e:g} ({norm})"
+            row = [label, "—" if db is None else f"{db:.2f}"]
+            for a in attacks:
+                cell = next((c for c in at if c["attack"] == a), None)
+                row.append(pct(cell["segment_accuracy"]) if cell else "—")
+            if df:
+                row.append(pct(df_acc.get(eps_key(e))) if norm == "inf" else "—")
+            table.add_row(*row)
     return table
 
 
@@ -87,8 +93,10 @@ def attack(
         help=f"Comma-separated attacks: {', '.join(ATTACKS)}, or art:<Class> (any ART evasion attack).",
     ),
     eps: str = typer.Option(
-        ",".join(f"{e:g}" for e in DEFAULT_EPS), "--eps",
-        help="Comma-separated L∞ budgets in input units, each in [0, 1] (0.01 = 0.8 dB).",
+        None, "--eps",
+        help="Comma-separated L∞ budgets, each in [0, 1]: input units for spectrogram (0.01 = 0.8 dB), "
+             "full-scale amplitude for waveform (0.01 = -40 dBFS). Default "
+             + ",".join(f"{e:g}" for e in DEFAULT_EPS) + ", none when --snr-db is given.",
     ),
     limit: int = typer.Option(None, "--limit", help="Attack only N segments (seeded, class-stratified)."),
     batch_size: int = typer.Option(64, "--batch-size", help="Attack and prediction batch size."),
@@ -101,6 +109,8 @@ def attack(
     seed: int = typer.Option(0, "--seed", help="Seed of the sample choice and of every cell."),
     n_examples: int = typer.Option(8, "--n-examples", help="Adversarial examples saved to the .npz."),
     partition: str = typer.Option("test", "--partition", help="Part of the split to attack: test, val or train."),
+    threat: str = opt.THREAT,
+    snr_db: str = opt.SNR_DB,
 ) -> None:
     """Sweep attacks over ε, write <out>/attack-<model>[-from-<source>].json; reruns resume."""
     from artgenre.attacks.run import AttackConfig, result_stem, run_attack
@@ -108,7 +118,7 @@ def attack(
     config = AttackConfig(
         checkpoint=str(checkpoint),
         attacks=attacks,
-        eps=eps,
+        eps=(() if snr_db else DEFAULT_EPS) if eps is None else eps,
         limit=limit,
         batch_size=batch_size,
         device=device,
@@ -118,6 +128,8 @@ def attack(
         params=tuple(param or ()),
         n_examples=n_examples,
         partition=partition,
+        threat=threat,
+        snr_db=snr_db or (),
     )
     validate_attack(config)
     with hold_results_folder(out, command="artgenre attack"):
@@ -128,7 +140,8 @@ def attack(
     if result.get("deepfool"):
         console.print(deepfool_table(result["deepfool"]))
     console.print(checks_table(result.get("checks") or []))
-    stem = result_stem(model=result["model"], source_model=result.get("source_model"), defense=result.get("defense"))
+    stem = result_stem(model=result["model"], source_model=result.get("source_model"), defense=result.get("defense"),
+                       threat=result.get("threat") or "spectrogram")
     console.print(f"result: {out / (stem + '.json')}")
     failed = [c for c in result.get("checks") or [] if c["passed"] is False]
     if failed:

@@ -14,6 +14,7 @@ import typer
 
 from artgenre.errors import ParameterError
 from artgenre.training import PROFILES
+from artgenre.threats import THREAT_MODELS
 
 DATASET = typer.Option("synth", "--dataset", help="Dataset (see `artgenre prepare --help`).")
 ROOT = typer.Option(None, "--root", help="Dataset folder (gtzan).")
@@ -24,6 +25,10 @@ DATA_OPTION = typer.Option(None, "--data-option",
                            help="Dataset option KEY=VALUE (repeatable), e.g. clips_per_genre=8.")
 PROFILE = typer.Option("quick", "--profile", help=f"Training profile: {', '.join(PROFILES)}.")
 DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N.")
+THREAT = typer.Option("spectrogram", "--threat",
+                      help="Threat model (what is perturbed): " + ", ".join(THREAT_MODELS) + ".")
+SNR_DB = typer.Option(None, "--snr-db", help="Comma-separated SNR budgets in dB (waveform threat model, l2rel: "
+                      "‖δ‖ ≤ 10^(−SNR/20)·‖x‖ per example), e.g. 30,40,50.")
 PARAM = typer.Option(None, "--param",
                      help="Attack parameter ATTACK.KEY=VALUE (pgd.steps=50) or KEY=VALUE (norm=inf); repeatable.")
 

@@ -57,11 +57,6 @@ class Split:
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
-    @property
-    def tracks(self) -> np.ndarray:
-        """Unique track ids, sorted."""
-        return np.unique(self.track)
-
     def take(self, index) -> "Split":
         """A new split with the segments at ``index`` (array of ints or a slice)."""
         audio = ref = None

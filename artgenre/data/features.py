@@ -45,10 +45,6 @@ class FeatureParams:
         """Audio samples spanned by one segment of ``frames`` frames (centred STFT)."""
         return (self.frames - 1) * self.hop_length + 1
 
-    @property
-    def segment_seconds(self) -> float:
-        return self.frames * self.hop_length / self.sr
-
     def as_dict(self) -> dict:
         return asdict(self)
 
@@ -59,11 +55,6 @@ DEFAULT_FEATURES = FeatureParams()
 def unit_to_db(eps):
     """Size of a perturbation ``eps`` (input units) in dB: ``80 * eps``."""
     return np.asarray(eps, dtype=np.float64) * TOP_DB if np.ndim(eps) else float(eps) * TOP_DB
-
-
-def db_to_unit(db):
-    """Inverse of `unit_to_db`: the input-unit size of a ``db`` perturbation."""
-    return np.asarray(db, dtype=np.float64) / TOP_DB if np.ndim(db) else float(db) / TOP_DB
 
 
 def x_to_db(x: np.ndarray, *, top_db: float = TOP_DB) -> np.ndarray:

@@ -1,0 +1,185 @@
+"""The waveform threat model: attacks on the audio windows, budgets, SNR and the WAV round trip."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from artgenre.attacks.audio_examples import save_verified_examples
+from artgenre.attacks.cells import sweep_cells
+from artgenre.attacks.roundtrip import frame_offset, roundtrip_predictions, wav_roundtrip, window_features
+from artgenre.data import load_dataset
+from artgenre.threats import THREAT_MODELS, threat_model
+from artgenre.threats_waveform import parse_snr, snr_db, snr_to_eps
+
+DEVICE = "cpu"  # tests pin the CPU so results do not depend on the machine having a GPU
+SNR_TOL = 1e-3
+
+
+@pytest.fixture(scope="module")
+def data():
+    # 6.5 s clips give two segments each, so reference groups hold more than one sample.
+    return load_dataset(name="synth", clips_per_genre=4, clip_seconds=6.5, progress=False, workers=1)
+
+
+@pytest.fixture(scope="module")
+def model(data):
+    """A tiny linear model on 8x8-pooled log-mels, fitted on train and test segments so that most
+    test segments are correct on clean input (something for the attack to break)."""
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.AvgPool2d(16), nn.Flatten(), nn.Linear(64, data.n_classes))
+    x = torch.from_numpy(np.concatenate([np.asarray(data.train.x), np.asarray(data.test.x)]))
+    y = torch.from_numpy(np.concatenate([data.train.y, data.test.y]))
+    opt = torch.optim.Adam(m.parameters(), lr=0.05)
+    for _ in range(300):
+        opt.zero_grad()
+        nn.functional.cross_entropy(m(x), y).backward()
+        opt.step()
+    return m.eval()
+
+
+@pytest.fixture(scope="module")
+def clf(model, data):
+    return threat_model("waveform").classifier(model, device=DEVICE, model_input_shape=(1, 128, 128),
+                                               nb_classes=data.n_classes)
+
+
+def _sweep(clf, split, *, attacks, eps, norm, on_adversarial=None):
+    return sweep_cells(craft_classifier=clf, split=split, attacks=attacks, eps=eps, batch_size=16, seed=0,
+                       progress=False, threat="waveform", norm=norm, params={"pgd": {"steps": 5}},
+                       on_adversarial=on_adversarial)
+
+
+def test_registry_entry_reads_budgets():
+    tm = THREAT_MODELS["waveform"]
+    assert tm.clip_values == (-1.0, 1.0) and tm.budget_kinds == ("linf", "l2rel")
+    assert tm.eps_db(0.01, "inf") == pytest.approx(-40.0) and tm.eps_db(0.01, "l2rel") == pytest.approx(40.0)
+    assert snr_to_eps(40) == pytest.approx(0.01) and parse_snr("50,30,40") == (30.0, 40.0, 50.0)
+
+
+def test_clean_audio_through_the_front_end_gives_the_cached_predictions(clf, model, data):
+    tm = threat_model("waveform")
+    split = data.test
+    logits = tm.predict(clf, np.asarray(split.audio), split=split, batch_size=16)
+    with torch.no_grad():
+        cached = model(torch.from_numpy(np.asarray(split.x))).numpy()
+    assert np.array_equal(logits.argmax(1), cached.argmax(1))
+    assert len(tm.groups(split)) == len(np.unique(split.audio_ref)) < len(split.y)
+
+
+def test_standard_features_of_a_window_are_the_cached_segment(data):
+    # Checks the frame offset: the window's centred STFT puts the segment at `frame_offset`.
+    split = data.test
+    x = window_features(np.asarray(split.audio), ref=np.asarray(split.audio_ref))
+    assert frame_offset() == 2
+    assert float(np.abs(x - np.asarray(split.x)).max()) <= 1e-5
+
+
+def test_roundtrip_of_an_unperturbed_window_keeps_the_in_memory_prediction(clf, data):
+    split = data.test
+    pred, back = roundtrip_predictions(classifier=clf, audio=np.asarray(split.audio), ref=np.asarray(split.audio_ref),
+                                       batch_size=16)
+    memory = threat_model("waveform").predict(clf, np.asarray(split.audio), split=split, batch_size=16).argmax(1)
+    assert np.array_equal(pred, memory)
+    assert float(np.abs(back - np.asarray(split.audio)).max()) <= 1 / 32768 + 1e-7
+
+
+def test_waveform_pgd_l2rel_lowers_accuracy_within_the_snr_budget(clf, data):
+    split = data.test
+    captured = {}
+    cells = _sweep(clf, split, attacks=["pgd"], eps=[0.0, snr_to_eps(20)], norm="l2rel",
+                   on_adversarial=lambda a, e, x: captured.setdefault(e, x))
+    clean, attacked = cells
+    assert clean["segment_accuracy"]["value"] >= 0.5
+    assert attacked["segment_accuracy"]["value"] < clean["segment_accuracy"]["value"]
+    assert attacked["threat"] == "waveform" and attacked["norm"] == "l2rel"
+    assert attacked["eps_db"] == pytest.approx(20.0) and attacked["snr_db_budget"] == pytest.approx(20.0)
+    assert attacked["snr_db"]["min"] >= 20.0 - SNR_TOL
+    x_adv = captured[snr_to_eps(20)]
+    assert np.all(snr_db(np.asarray(split.audio), x_adv) >= 20.0 - SNR_TOL) and np.abs(x_adv).max() <= 1.0
+    for key in ("segment_accuracy", "success_rate"):
+        assert set(attacked["roundtrip"][key]) == {"value", "ci_low", "ci_high", "k", "n"}
+    assert clean["roundtrip"]["segment_accuracy"] == clean["segment_accuracy"]
+
+
+def test_waveform_linf_cells_stay_within_the_amplitude(clf, data):
+    cells = _sweep(clf, data.test, attacks=["fgsm", "pgd", "noise"], eps=[0.003], norm="inf")
+    for c in cells:
+        assert c["norm"] == "inf" and c["eps_db"] == pytest.approx(20 * np.log10(0.003))
+        assert c["linf"]["max"] <= 0.003 + 1e-6, c["attack"]
+        assert "snr_db_budget" not in c and c["snr_db"]["min"] is not None
+
+
+def test_wav_roundtrip_snr_matches_the_in_memory_snr(clf, data):
+    split = data.test
+    captured = {}
+    _sweep(clf, split, attacks=["pgd"], eps=[snr_to_eps(40)], norm="l2rel",
+           on_adversarial=lambda a, e, x: captured.setdefault("x", x))
+    x = np.asarray(split.audio)
+    memory, wav = snr_db(x, captured["x"]), snr_db(x, wav_roundtrip(captured["x"]))
+    assert np.all(np.abs(memory - wav) <= 0.5), (memory, wav)
+
+
+def test_verified_examples_are_successful_after_the_round_trip(clf, data, tmp_path):
+    split = data.test
+    eps = snr_to_eps(20)
+    captured = {}
+    _sweep(clf, split, attacks=["pgd"], eps=[eps], norm="l2rel", on_adversarial=lambda a, e, x: captured.setdefault("x", x))
+    tm = threat_model("waveform")
+    clean_pred = tm.predict(clf, np.asarray(split.audio), split=split, batch_size=16).argmax(1)
+    path = tmp_path / "ex.npz"
+    entry = save_verified_examples(path=path, threat=tm, classifier=clf, split=split, x_adv=captured["x"],
+                                   clean_pred=clean_pred, n_examples=3, seed=0, attack="pgd", eps=eps, norm="l2rel",
+                                   genres=data.genres, batch_size=16, index=np.arange(len(split.y)))
+    assert entry is not None and entry["norm"] == "l2rel" and json.loads(json.dumps(entry)) == entry
+    z = np.load(path)
+    n = len(z["y"])
+    assert 1 <= n <= 3 and z["audio_clean"].shape == z["audio_adv"].shape == (n, split.audio.shape[1])
+    assert z["clean"].shape == z["adversarial"].shape == (n, 1, 128, 128)
+    assert np.all(z["pred_clean"] == z["y"]) and np.all(z["pred_adv"] != z["y"]) and np.all(z["pred_roundtrip"] != z["y"])
+    assert np.all(z["snr_db"] >= 20.0 - SNR_TOL)
+    # One per genre first: no genre repeats while another successful one is missing.
+    assert len(set(z["y"].tolist())) == n or n == 3
+
+
+def test_spectrogram_cells_record_norm_inf_and_no_waveform_fields(data):
+    from artgenre.art_adapter import as_art_classifier
+
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.AvgPool2d(16), nn.Flatten(), nn.Linear(64, data.n_classes)).eval()
+    clf = as_art_classifier(m, device=DEVICE, input_shape=(1, 128, 128), nb_classes=data.n_classes)
+    (cell,) = sweep_cells(craft_classifier=clf, split=data.test, attacks=["fgsm"], eps=[0.01], batch_size=16,
+                          seed=0, progress=False)
+    assert cell["threat"] == "spectrogram" and cell["norm"] == "inf" and cell["eps_db"] == pytest.approx(0.8)
+    assert "roundtrip" not in cell and "snr_db" not in cell
+
+
+def test_cli_attack_waveform_snr_smoke(data, tmp_path, monkeypatch):
+    import artgenre.cli  # noqa: F401  (attaches the commands)
+    from typer.testing import CliRunner
+
+    import artgenre.attacks.run as attack_run
+    from artgenre.checkpoint import save_checkpoint
+    from artgenre.cli.app import app
+    from artgenre.models import build_model
+
+    torch.manual_seed(0)
+    ckpt = tmp_path / "cnn.pt"
+    save_checkpoint(ckpt, model=build_model(name="cnn", num_classes=data.n_classes, input_size=128), model_name="cnn",
+                    config={"model": "cnn", "data": {"dataset": "synth", "seed": 0}}, metrics={},
+                    build_kwargs={"num_classes": data.n_classes, "input_size": 128})
+    monkeypatch.setattr(attack_run, "load_checkpoint_data", lambda **kw: data)
+    res = CliRunner().invoke(app, [
+        "attack", "--checkpoint", str(ckpt), "--threat", "waveform", "--snr-db", "40", "--attack", "pgd",
+        "--limit", "2", "--batch-size", "2", "--device", DEVICE, "--out", str(tmp_path), "--param", "pgd.steps=1",
+        "--n-examples", "1",
+    ])
+    assert res.exit_code == 0, res.output
+    result = json.loads((tmp_path / "attack-cnn-waveform.json").read_text())
+    assert result["threat"] == "waveform" and result["complete"]
+    assert [(c["norm"], round(c["eps_db"], 6)) for c in result["cells"]] == [("l2rel", 40.0)]
+    assert not (tmp_path / "attack-cnn.json").exists()
