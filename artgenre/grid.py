@@ -134,6 +134,16 @@ def build_units(config, *, cpus: int | None = None, progress: bool = False) -> l
             )
             units.append(unit(f"attack {model}{tag}", attack_unit, [trained[model]], config=cfg, data=data_cfg,
                               progress=progress))
+        if config.waveform_attacks and config.waveform_snr_db:
+            for model in config.waveform_models or config.models:
+                cfg = AttackConfig(
+                    checkpoint=checkpoints[model], attacks=config.waveform_attacks, eps=(),
+                    snr_db=config.waveform_snr_db, threat="waveform",
+                    params=select_params(attacks=config.waveform_attacks, triples=config.attack_params),
+                    limit=config.limit, device=config.device, out=str(out), seed=seed,
+                )
+                units.append(unit(f"attack {model} waveform{tag}", attack_unit, [trained[model]], config=cfg,
+                                  data=data_cfg, progress=progress))
         if config.transfer_attacks and config.transfer_eps:
             for source in config.models:
                 for target in config.models:

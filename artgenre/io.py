@@ -172,15 +172,18 @@ def conflict_error(path: str | os.PathLike, *, kind: str, saved: Any, wanted: An
     saved, wanted = to_jsonable(saved), to_jsonable(wanted)
     diffs = differing_fields(saved, wanted)
 
-    def at(value: Any, name: str) -> Any:
+    def at(value: Any, name: str) -> str:
         for part in name.split(".") if name != "value" else ():
-            value = value.get(part) if isinstance(value, dict) else None
-        return value
+            if not (isinstance(value, dict) and part in value):
+                return "absent"
+            value = value[part]
+        return repr(value)
 
-    shown = "; ".join(f"{n}: file {at(saved, n)!r}, this run {at(wanted, n)!r}" for n in diffs[:6])
+    shown = "; ".join(f"{n}: file {at(saved, n)}, this run {at(wanted, n)}" for n in diffs[:6])
     more = f"; and {len(diffs) - 6} more" if len(diffs) > 6 else ""
     return ResultConflictError(
-        f"{str(path)!r} holds a {kind} result made with another configuration ({shown}{more}); "
+        f"{str(path)!r} holds {'an' if kind[0] in 'aeiou' else 'a'} {kind} result made with another "
+        f"configuration ({shown}{more}); "
         "it is never overwritten: to keep both, write this run to another --out folder; to replace "
         "it, remove that file (or rerun with the configuration it records)"
     )

@@ -61,6 +61,10 @@ class PipelineConfig:
         entries that apply to its attacks (`artgenre.attacks.params.select_params`).
     transfer_attacks, transfer_eps
         Transfer sweep between every ordered pair of models (empty to skip).
+    waveform_attacks, waveform_snr_db, waveform_models
+        White-box sweep under the ``waveform`` threat model (`artgenre.threats_waveform`) at
+        the SNR budgets ``waveform_snr_db`` (dB, l2rel) on ``waveform_models`` (empty: every
+        model); into ``attack-<model>-waveform.json``. Empty ``waveform_attacks`` skips it.
     defenses : tuple of str
         `artgenre.defenses.DEFENSES` keys, applied to each of ``defense_models``.
     defense_attacks : tuple of str
@@ -95,6 +99,9 @@ class PipelineConfig:
     attack_params: tuple[tuple[str, str, Any], ...] = ()
     transfer_attacks: tuple[str, ...] = ("fgsm",)
     transfer_eps: tuple[float, ...] = (0.03,)
+    waveform_attacks: tuple[str, ...] = ()
+    waveform_snr_db: tuple[float, ...] = (30.0, 40.0, 50.0)
+    waveform_models: tuple[str, ...] = ()
     defenses: tuple[str, ...] = ("adv-mixed", "detector")
     defense_models: tuple[str, ...] = ("cnn",)
     defense_attacks: tuple[str, ...] = ("fgsm", "pgd")
@@ -118,8 +125,15 @@ class PipelineConfig:
             raise ParameterError("models=() is empty; name at least one of: " + ", ".join(MODELS))
         for name in self.models + self.defense_models:
             MODELS[name]
-        for name in self.attacks + self.transfer_attacks + self.defense_attacks:
+        for name in self.attacks + self.transfer_attacks + self.defense_attacks + self.waveform_attacks:
             attack_spec(name)
+        from artgenre.threats_waveform import parse_snr
+
+        object.__setattr__(self, "waveform_snr_db", parse_snr(self.waveform_snr_db))
+        stray = [m for m in self.waveform_models if m not in self.models]
+        if stray:
+            raise ParameterError(f"waveform_models={stray} are not among models={list(self.models)}; "
+                                 "a waveform sweep attacks a model trained in the same run")
         object.__setattr__(self, "attack_params", parse_triples(self.attack_params))
         for name in self.defenses:
             DEFENSES[name]

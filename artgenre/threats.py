@@ -51,6 +51,8 @@ class ThreatModel:
     budget_kinds: tuple[str, ...] = ("linf",)
     #: Saved examples are only verified successful attacks (`artgenre.attacks.audio_examples`).
     verified_examples = False
+    #: `artgenre.defenses.run_defense` can evaluate defenses under it.
+    defenses = True
 
     def inputs(self, split) -> np.ndarray:
         """The perturbed array of ``split``, shape (N, ...)."""

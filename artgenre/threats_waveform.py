@@ -116,6 +116,8 @@ class WaveformThreat(ThreatModel):
     budget_unit = "full-scale amplitude (linf) or ‖δ‖/‖x‖ (l2rel)"
     budget_kinds = ("linf", "l2rel")
     verified_examples = True
+    # Squeezers and the detector act on the spectrogram; not wired behind the front end yet.
+    defenses = False
 
     def inputs(self, split) -> np.ndarray:
         audio = getattr(split, "audio", None)
@@ -220,7 +222,8 @@ class WaveformThreat(ThreatModel):
         if norm == NORMS["l2rel"]:
             out["snr_db_budget"] = self.eps_db(eps, norm)
         out["roundtrip"] = roundtrip_fields(classifier=classifier, audio=x_adv, ref=self._refs(split), y=y,
-                                            clean_pred=clean_pred, batch_size=batch_size)
+                                            track=np.asarray(split.track), clean_pred=clean_pred,
+                                            batch_size=batch_size)
         return out
 
     def checks(self, *, cells: list, norm: str, n_classes: int, whitebox_cells=None, transfer: bool = False) -> list:

@@ -635,3 +635,214 @@ def test_adapter_class_gradient_rejects_out_of_range_labels():
     for bad in (10, -1, np.array([0, 10]), np.array([0, 1, 2])):
         with pytest.raises(ValueError, match=r"label=.*expected None, an int in \[0, 10\)"):
             clf.class_gradient(x, label=bad)
+
+
+# ---- paths, configs and conflicting results (issues 14.2, 16.1, 16.3, 16.4) ----
+import pytest  # noqa: E402 - the tests above import it locally
+
+from artgenre.errors import ParameterError  # noqa: E402
+
+
+def _cli(argv, capsys):
+    from artgenre.cli import main
+
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Usage:" not in err
+    return code, err
+
+
+def test_out_that_is_an_existing_file_exits_1_and_writes_nothing(tmp_path, capsys):
+    target = tmp_path / "results"
+    target.write_text("x")
+    code, err = _cli(["train", "--out", str(target), "--epochs", "1"], capsys)
+    assert code == 1 and f"--out '{target}' is an existing file" in err and "choose a folder path" in err
+    assert target.read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["results"]
+
+
+def test_out_below_a_file_cannot_be_created_exits_1(tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    ckpt = tmp_path / "m.pt"
+    ckpt.write_bytes(b"x")
+    code, err = _cli(["attack", "--checkpoint", str(ckpt), "--out", str(tmp_path / "f" / "sub")], capsys)
+    assert code == 1 and "cannot be created" in err and "is a file" in err
+
+
+def test_cache_dir_that_is_a_file_is_refused_before_training(tmp_path, capsys):
+    (tmp_path / "cache").write_text("x")
+    code, err = _cli(["train", "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "out")], capsys)
+    assert code == 1 and "--cache-dir" in err and "is an existing file" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_attack_missing_checkpoint_is_refused_before_any_work(tmp_path, capsys):
+    code, err = _cli(["attack", "--checkpoint", str(tmp_path / "none.pt"), "--out", str(tmp_path / "o")], capsys)
+    assert code == 1 and "--checkpoint" in err and "does not exist" in err and "artgenre train" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_train_config_built_directly_is_validated():
+    from artgenre.training import TrainConfig
+
+    with pytest.raises(ParameterError, match=r"epochs=-2 is not valid; expected an integer >= 1"):
+        TrainConfig(epochs=-2)
+
+
+def test_train_config_bad_lr_factor_built_directly():
+    from artgenre.training import TrainConfig
+
+    with pytest.raises(ParameterError, match=r"lr_factor=1\.5 is out of range; expected a number in \(0, 1\)"):
+        TrainConfig(lr_factor=1.5)
+
+
+def test_validate_pipeline_rejects_negative_epochs_before_any_work(tmp_path):
+    from artgenre.pipeline import make_pipeline_config
+    from artgenre.validate import validate_pipeline
+
+    config = make_pipeline_config(epochs=-2, out=str(tmp_path / "o"))
+    with pytest.raises(ParameterError, match=r"epochs=-2 is not valid"):
+        validate_pipeline(config)
+    assert not (tmp_path / "o").exists()
+
+
+def test_validate_pipeline_rejects_an_out_that_is_a_file(tmp_path):
+    from artgenre.pipeline import make_pipeline_config
+    from artgenre.validate import validate_pipeline
+
+    (tmp_path / "o").write_text("x")
+    with pytest.raises(ParameterError, match=r"--out .* is an existing file"):
+        validate_pipeline(make_pipeline_config(out=str(tmp_path / "o")))
+
+
+def test_usage_error_unknown_option_is_one_line_exit_1(capsys):
+    code, err = _cli(["attack", "--bogus"], capsys)
+    assert code == 1 and err.startswith("error: No such option: --bogus") and "artgenre attack --help" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_usage_error_missing_value_is_one_line_exit_1(capsys):
+    code, err = _cli(["train", "--epochs"], capsys)
+    assert code == 1 and err.startswith("error: Option '--epochs' requires an argument")
+
+
+def test_usage_error_bad_integer_is_one_line_exit_1(capsys):
+    code, err = _cli(["train", "--epochs", "x"], capsys)
+    assert code == 1 and err.startswith("error: Invalid value for '--epochs'")
+
+
+def test_usage_error_missing_required_option_is_one_line_exit_1(capsys):
+    code, err = _cli(["attack"], capsys)
+    assert code == 1 and err.startswith("error: Missing option '--checkpoint'")
+
+
+def _fake_train_result(out, **config):
+    from artgenre.io import atomic_write_json
+    from artgenre.training import make_train_config
+
+    saved = make_train_config(profile="quick", out=str(out), **config)
+    atomic_write_json(out / "train-cnn.json", {"kind": "train", "config": saved, "checkpoint": "x.pt"})
+    return (out / "train-cnn.json").read_text()
+
+
+def test_train_result_of_another_config_is_never_overwritten(tmp_path, capsys):
+    before = _fake_train_result(tmp_path, epochs=2)
+    code, err = _cli(["train", "--epochs", "3", "--out", str(tmp_path)], capsys)
+    assert code == 1 and "train-cnn.json" in err and "epochs: file 2, this run 3" in err
+    assert "another --out" in err and "remove that file" in err
+    assert (tmp_path / "train-cnn.json").read_text() == before
+
+
+def test_train_result_with_other_data_options_is_never_overwritten(tmp_path):
+    from artgenre.data import DataConfig
+    from artgenre.training import make_train_config
+    from artgenre.validate import validate_training
+
+    _fake_train_result(tmp_path, data=DataConfig(options={"clips_per_genre": 4}))
+    config = make_train_config(profile="quick", out=str(tmp_path), data=DataConfig(options={"clips_per_genre": 8}))
+    with pytest.raises(ParameterError, match=r"train-cnn\.json.*data\.options"):
+        validate_training(config)
+
+
+def test_attack_result_of_another_toolkit_key_names_the_fields(tmp_path):
+    from artgenre.io import ResultConflictError, atomic_write_json, read_previous_result
+
+    path = tmp_path / "attack-cnn.json"
+    atomic_write_json(path, {"kind": "attack", "resume_key": {"checkpoint_sha256": "ab", "seed": 0}})
+    with pytest.raises(ResultConflictError, match=r"attack-cnn\.json' holds an attack result.*checkpoint_digest: "
+                                                  r"file absent, this run 'cd'; checkpoint_sha256: file 'ab', this "
+                                                  r"run absent\).*remove that file"):
+        read_previous_result(path, kind="attack", resume_key={"checkpoint_digest": "cd", "seed": 0})
+
+
+def test_attack_params_of_another_attack_merge_but_a_changed_one_conflicts(tmp_path):
+    from artgenre.io import ResultConflictError, atomic_write_json, read_previous_result
+
+    path = tmp_path / "attack-cnn.json"
+    atomic_write_json(path, {"kind": "attack", "resume_key": {"seed": 0, "params": {"pgd": {"steps": 3}}}})
+    assert read_previous_result(path, kind="attack", resume_key={"seed": 0, "params": {"fgsm": {}}},
+                                per_item=("params",)) is not None
+    with pytest.raises(ResultConflictError, match=r"params\.pgd\.steps: file 3, this run 50"):
+        read_previous_result(path, kind="attack", resume_key={"seed": 0, "params": {"pgd": {"steps": 50}}},
+                             per_item=("params",))
+
+
+# ---- waveform threat model: bad budgets and incompatible checkpoints ----
+def test_snr_budget_for_the_spectrogram_threat_model_is_refused():
+    from artgenre.attacks.run import AttackConfig
+    from artgenre.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=r"snr_db=\[40\.0\].*'spectrogram'.*accepts linf.*--threat waveform"):
+        AttackConfig(checkpoint="m.pt", snr_db="40")
+
+
+@pytest.mark.parametrize(("eps", "snr", "match"), [
+    ("-0.1", None, r"-0\.1.*\[0, 1\]"), ("1.5", None, r"1\.5.*\[0, 1\]"), ("nan", None, r"nan"),
+    ("0", "nan", r"snr_db='nan'.*finite SNR in dB >= 0"), ("0", "-3", r"snr_db='-3'.*>= 0"),
+])
+def test_bad_waveform_budgets_are_refused(eps, snr, match):
+    from artgenre.attacks.run import AttackConfig
+    from artgenre.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=match):
+        AttackConfig(checkpoint="m.pt", threat="waveform", eps=eps, snr_db=snr or ())
+
+
+def test_unknown_threat_model_lists_the_valid_ones():
+    from artgenre.attacks.run import AttackConfig
+    from artgenre.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=r"'audio'.*spectrogram.*waveform"):
+        AttackConfig(checkpoint="m.pt", threat="audio")
+
+
+def test_waveform_classifier_refuses_a_checkpoint_of_other_features():
+    from torch import nn
+
+    from artgenre.errors import CheckpointError
+    from artgenre.threats import threat_model
+
+    other = {"sr": 22050, "n_fft": 1024, "hop_length": 512, "n_mels": 128, "frames": 128, "top_db": 80.0}
+    with pytest.raises(CheckpointError, match=r"trained on features .*'n_fft': 1024.*front end computes .*'n_fft': 2048"
+                                              r".*differing: n_fft"):
+        threat_model("waveform").classifier(nn.Linear(2, 2), device="cpu", model_input_shape=(1, 128, 128),
+                                            nb_classes=10, features=other)
+
+
+def test_waveform_threat_on_a_split_without_audio_is_a_data_error():
+    import numpy as np
+
+    from artgenre.data.dataset import Split
+    from artgenre.errors import DataError
+    from artgenre.threats import threat_model
+
+    split = Split(x=np.zeros((2, 1, 4, 4), np.float32), y=np.zeros(2, np.int64), track=np.array(["a", "b"]))
+    with pytest.raises(DataError, match=r"no audio windows.*--partition test"):
+        threat_model("waveform").arrays(split)
+
+
+def test_attack_without_a_norm_cannot_take_an_snr_budget():
+    from artgenre.errors import ParameterError
+    from artgenre.threats import threat_model
+
+    with pytest.raises(ParameterError, match=r"'art:BasicIterativeMethod' has no norm parameter.*l2rel"):
+        threat_model("waveform").attack_params(attack="art:BasicIterativeMethod", norm="l2rel", params={})

@@ -57,3 +57,20 @@ def test_a_file_is_not_a_results_folder(tmp_path):
     with pytest.raises(ParameterError, match="existing file"):
         with folder_lock(target):
             pass
+
+
+def test_second_artgenre_attack_on_a_held_folder_exits_1_naming_the_holder(tmp_path, capsys):
+    from artgenre.cli import main
+
+    ckpt = tmp_path / "m.pt"
+    ckpt.write_bytes(b"not read: the lock is refused first")
+    proc = _start_holder(tmp_path / "res")
+    try:
+        code = main(["attack", "--checkpoint", str(ckpt), "--out", str(tmp_path / "res")])
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("error: ") and "Traceback" not in err
+    assert f"pid {proc.pid}" in err and "artgenre run --out held" in err and "another --out" in err
+    assert sorted(p.name for p in (tmp_path / "res").iterdir()) == [LOCK_NAME]

@@ -76,6 +76,10 @@ def split():
     return make_split(n_per_class=4, seed=1)
 
 
+def _same_value(a: dict, b: dict) -> bool:
+    return (a["value"], a["k"], a["n"]) == (b["value"], b["k"], b["n"])
+
+
 def _clean_eval(clf, split):
     return evaluate(logits=clf.predict(split.x), y=split.y, track=split.track, n_classes=N_CLASSES)
 
@@ -103,8 +107,16 @@ def test_sweep_cells_schema_and_eps_zero_equals_clean_exactly(clf, split):
         assert sum(c["correct"]) == c["segment_accuracy"]["k"]
         assert c["correct"] == [int(p == t) for p, t in zip(c["pred"], split.y)]
         assert c["perturbation_db"]["max_abs"] <= 80 * c["eps"] + 1e-4
+        # Segment-level intervals are the track bootstrap (never narrower than Wilson).
+        sa = c["segment_accuracy"]
+        assert sa["ci_method"] == "track-bootstrap" and sa["n_tracks"] == len(set(split.track))
+        assert c["robust_accuracy"]["k"] == sum(int(p == t == q) for p, t, q in
+                                                zip(c["pred"], split.y, clf.predict(split.x).argmax(1)))
         if c["eps"] == 0:
-            assert c["segment_accuracy"] == clean["segment_accuracy"]
+            assert _same_value(c["segment_accuracy"], clean["segment_accuracy"])
+            assert sa["ci_low"] <= clean["segment_accuracy"]["ci_low"] + 1e-12
+            assert sa["ci_high"] >= clean["segment_accuracy"]["ci_high"] - 1e-12
+            assert c["robust_accuracy"]["value"] == sa["value"]
             assert c["track_accuracy"] == clean["track_accuracy_vote"]
             assert c["success_rate"]["k"] == 0 and c["l2"]["mean"] == 0
         else:
@@ -167,7 +179,7 @@ def test_sweep_cells_transfer_evaluates_the_target(clf, split):
     source = wrap(make_cnn(seed=7, steps=5))
     cells = sweep_cells(craft_classifier=source, eval_classifier=clf, split=split, attacks=["fgsm"],
                         eps=[0.0, 0.05], batch_size=8, seed=0, progress=False)
-    assert cells[0]["segment_accuracy"] == _clean_eval(clf, split)["segment_accuracy"]
+    assert _same_value(cells[0]["segment_accuracy"], _clean_eval(clf, split)["segment_accuracy"])
     white = sweep_cells(craft_classifier=clf, split=split, attacks=["fgsm"], eps=[0.05], batch_size=8,
                         seed=0, progress=False)
     # The examples differ (other model's gradients), so the perturbations differ.
@@ -324,7 +336,7 @@ def test_run_attack_writes_result_examples_and_resumes(checkpoint, dataset, tmp_
     assert result["clean"]["n_segments"] == 12 and np.sum(result["clean"]["confusion"], axis=1).tolist() == [4, 4, 4]
     for c in result["cells"]:
         if c["eps"] == 0:
-            assert c["segment_accuracy"] == result["clean"]["segment_accuracy"]
+            assert _same_value(c["segment_accuracy"], result["clean"]["segment_accuracy"])
     ex = result["examples"]
     result_indices = sorted(np.sort(stratified_order(y=dataset.test.y, seed=0)[:12]).tolist())
     assert ex["attack"] == "pgd" and ex["eps"] == 0.01 and len(ex["indices"]) == 4
@@ -356,7 +368,8 @@ def test_run_attack_writes_result_examples_and_resumes(checkpoint, dataset, tmp_
     calls.clear()
     narrow = run_attack(_config(checkpoint, tmp_path, attacks=("fgsm",), eps=(0.03,), params=()), data=dataset,
                         progress=False)
-    assert {(a, e) for a, e, _ in calls} == {("fgsm", 0.03)}
+    # ... plus the stronger PGD of the convergence check at the new ε.
+    assert {(a, e) for a, e, _ in calls} == {("fgsm", 0.03), ("pgd", 0.03)}
     cell_ids = {(c["attack"], c["eps"]) for c in narrow["cells"]}
     assert cell_ids == {(c["attack"], c["eps"]) for c in wider["cells"]} | {("fgsm", 0.03)}
     assert narrow["deepfool"] == wider["deepfool"] and narrow["examples"] == wider["examples"]
@@ -412,7 +425,7 @@ def test_cli_attack_smoke(checkpoint, dataset, tmp_path, monkeypatch):
 def test_every_eps_bounded_attack_sweeps(name, clf, split):
     cells = sweep_cells(craft_classifier=clf, split=split, attacks=[name], eps=[0.0, 0.05], batch_size=8,
                         seed=0, progress=False)
-    assert cells[0]["segment_accuracy"] == _clean_eval(clf, split)["segment_accuracy"]
+    assert _same_value(cells[0]["segment_accuracy"], _clean_eval(clf, split)["segment_accuracy"])
     assert cells[1]["segment_accuracy"]["value"] <= cells[0]["segment_accuracy"]["value"]
     assert cells[1]["linf"]["max"] <= 0.05 + 1e-6
 

@@ -66,7 +66,7 @@ def test_clean_audio_through_the_front_end_gives_the_cached_predictions(clf, mod
     split = data.test
     logits = tm.predict(clf, np.asarray(split.audio), split=split, batch_size=16)
     with torch.no_grad():
-        cached = model(torch.from_numpy(np.asarray(split.x))).numpy()
+        cached = model(torch.from_numpy(np.array(split.x))).numpy()
     assert np.array_equal(logits.argmax(1), cached.argmax(1))
     assert len(tm.groups(split)) == len(np.unique(split.audio_ref)) < len(split.y)
 
@@ -102,7 +102,7 @@ def test_waveform_pgd_l2rel_lowers_accuracy_within_the_snr_budget(clf, data):
     x_adv = captured[snr_to_eps(20)]
     assert np.all(snr_db(np.asarray(split.audio), x_adv) >= 20.0 - SNR_TOL) and np.abs(x_adv).max() <= 1.0
     for key in ("segment_accuracy", "success_rate"):
-        assert set(attacked["roundtrip"][key]) == {"value", "ci_low", "ci_high", "k", "n"}
+        assert {"value", "ci_low", "ci_high", "k", "n"} <= set(attacked["roundtrip"][key])
     assert clean["roundtrip"]["segment_accuracy"] == clean["segment_accuracy"]
 
 

@@ -99,7 +99,8 @@ def minimal_norm_block(
         samples, judged by ``eval_classifier``); ``l2`` and ``linf`` (``{mean, median, values}``
         over successful samples); ``accuracy_at_eps`` (`accuracy_at_eps`);
         ``adversarial_accuracy`` (accuracy on the attack's outputs; only clean-correct samples
-        are attacked, the others are left as they are); ``n_correct``; ``n``; ``seconds``.
+        are attacked, the others are left as they are); ``broken_linf`` (per sample: its
+        minimal L∞ norm where the attack succeeded, else None); ``n_correct``; ``n``; ``seconds``.
 
     Raises
     ------
@@ -150,6 +151,8 @@ def minimal_norm_block(
         "accuracy_at_eps": accuracy_at_eps(linf_values=linf[success], n_correct=int(correct0.sum()), n=len(y),
                                            eps=eps_list),
         "adversarial_accuracy": proportion(int((adv_pred == y).sum()), len(y)),
+        # Per attacked sample, so a worst case over attacks can use it (`artgenre.attacks.robust`).
+        "broken_linf": [float(v) if s else None for v, s in zip(linf, success)],
         "n_correct": int(correct0.sum()),
         "n": int(len(y)),
         "seconds": float(seconds),

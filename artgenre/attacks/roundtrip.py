@@ -16,7 +16,7 @@ import io
 import numpy as np
 
 from artgenre.data.features import DEFAULT_FEATURES, FeatureParams, logmel
-from artgenre.stats import proportion
+from artgenre.stats import segment_proportion
 
 
 def frame_offset(*, params: FeatureParams = DEFAULT_FEATURES) -> int:
@@ -83,15 +83,16 @@ def roundtrip_predictions(*, classifier, audio: np.ndarray, ref: np.ndarray, bat
     return logits.argmax(axis=1), back
 
 
-def roundtrip_fields(*, classifier, audio: np.ndarray, ref: np.ndarray, y: np.ndarray, clean_pred: np.ndarray,
-                     batch_size: int) -> dict:
-    """``{segment_accuracy, success_rate}`` (proportions) after the WAV round trip; success is
-    among the samples the classifier gets right on clean audio (in memory)."""
+def roundtrip_fields(*, classifier, audio: np.ndarray, ref: np.ndarray, y: np.ndarray, track: np.ndarray,
+                     clean_pred: np.ndarray, batch_size: int) -> dict:
+    """``{segment_accuracy, success_rate}`` after the WAV round trip, as the cells' own
+    (`artgenre.stats.segment_proportion`, track-clustered CI); success is among the samples
+    the classifier gets right on clean audio (in memory)."""
     pred, _ = roundtrip_predictions(classifier=classifier, audio=audio, ref=ref, batch_size=batch_size)
-    y = np.asarray(y)
+    y, track = np.asarray(y), np.asarray(track)
     correct0 = np.asarray(clean_pred) == y
-    return {"segment_accuracy": proportion(int((pred == y).sum()), int(len(y))),
-            "success_rate": proportion(int((correct0 & (pred != y)).sum()), int(correct0.sum()))}
+    return {"segment_accuracy": segment_proportion(pred == y, track),
+            "success_rate": segment_proportion((pred != y)[correct0], track[correct0])}
 
 
 __all__ = ["frame_offset", "roundtrip_fields", "roundtrip_predictions", "spectrogram_logits", "wav_roundtrip",

@@ -21,6 +21,8 @@ from artgenre.attacks import examples as ex
 from artgenre.attacks.audio_examples import save_verified_examples
 from artgenre.attacks.cells import seed_cell, sweep_cells
 from artgenre.attacks.minimal import minimal_norm_block, reuse_block
+from artgenre.attacks.robust import robust_entries
+from artgenre.attacks.strength import strength_block, strength_checks
 from artgenre.attacks.params import params_to_json, parse_triples, resolve_params
 from artgenre.attacks.spec import ATTACKS, attack_spec
 from artgenre.errors import ParameterError, check_choice, check_device_name, check_int
@@ -94,6 +96,9 @@ class AttackConfig:
         ``"test"`` (default), ``"val"`` or ``"train"``: which part of the split is attacked.
     threat : str
         `artgenre.threats.THREAT_MODELS` key (what is perturbed).
+    strength_check : bool
+        Run the stronger-PGD convergence check (`artgenre.attacks.strength`; extra cells on a
+        32-segment subset, stored as ``strength``).
     snr_db : tuple of float
         SNR budgets in dB (each finite >= 0; a comma-separated string is accepted) for threat
         models with an ``l2rel`` budget (``waveform``): cells with ‖δ‖ ≤ ε‖x‖, ε = 10^(−SNR/20).
@@ -120,6 +125,7 @@ class AttackConfig:
     partition: str = "test"
     threat: str = DEFAULT_THREAT
     snr_db: tuple[float, ...] = ()
+    strength_check: bool = True
 
     def __post_init__(self) -> None:
         def set_(name: str, value) -> None:  # normalise fields of the frozen instance
@@ -138,6 +144,8 @@ class AttackConfig:
         set_("seed", check_int("seed", self.seed, 0))
         set_("source_checkpoint", None if self.source_checkpoint in (None, "") else str(self.source_checkpoint))
         set_("n_examples", check_int("n_examples", self.n_examples, 0))
+        if not isinstance(self.strength_check, (bool, np.bool_)):
+            raise ParameterError(f"strength_check={self.strength_check!r} is not valid; expected true or false")
         check_choice("partition", self.partition, PARTITIONS)
         THREAT_MODELS[self.threat]
         if self.snr_db and "l2rel" not in THREAT_MODELS[self.threat].budget_kinds:
@@ -277,10 +285,15 @@ def run_attack(config: AttackConfig, *, data=None, progress: bool = True) -> dic
         "threat": config.threat, "clean": clean, "n_samples": int(len(split)), "resume_key": key,
     }, started=started, previous=previous)
     # Earlier cells and blocks this run does not request stay in the file (a narrower rerun adds).
-    state: dict[str, Any] = {"cells": existing, "deepfool": previous.get("deepfool")}
+    state: dict[str, Any] = {"cells": existing, "deepfool": previous.get("deepfool"),
+                             "strength": previous.get("strength")}
+    clean_correct = clean_logits.argmax(axis=1) == split.y
 
     def write(complete: bool, **extra) -> dict:
-        return writer.write(complete=complete, cells=state["cells"], deepfool=state["deepfool"], **extra)
+        robust = robust_entries(cells=state["cells"], clean_correct=clean_correct, track=split.track,
+                                minimal=state["deepfool"], threat=config.threat, seed=config.seed)
+        return writer.write(complete=complete, cells=state["cells"], deepfool=state["deepfool"], robust=robust,
+                            strength=state["strength"], **extra)
 
     def save(cells: list) -> None:
         state["cells"] = merge_cells(cells, existing)
@@ -290,6 +303,11 @@ def run_attack(config: AttackConfig, *, data=None, progress: bool = True) -> dic
     # Examples come from the last budget kind swept (the SNR budget when there is one).
     example_norm = budgets[-1][0]
     chosen = ex.choose_example_cell(swept, budgets[-1][1])
+    old_ex = previous.get("examples")
+    if isinstance(old_ex, dict) and (out / str(old_ex.get("file"))).is_file() and any(
+            c.get("attack") == old_ex.get("attack") and same_eps(c.get("eps", -1), old_ex.get("eps", -1))
+            for c in existing):
+        chosen = (old_ex["attack"], float(old_ex["eps"]))  # a rerun keeps the examples it already saved
     captured: dict[str, np.ndarray] = {}
 
     def capture_for(norm: str):
@@ -323,8 +341,21 @@ def run_attack(config: AttackConfig, *, data=None, progress: bool = True) -> dic
         state["deepfool"] = block
         write(False, checks=[], examples=previous.get("examples"))
 
+    # Check (a) of `artgenre.attacks.strength`: a stronger PGD on a fixed subset (white-box only).
+    if config.strength_check and source is None and config.eps:
+        def save_strength(block: dict) -> None:
+            state["strength"] = block
+            write(False, checks=[], examples=previous.get("examples"))
+
+        state["strength"] = strength_block(
+            craft_classifier=craft, eval_classifier=clf, split=split, eps=config.eps, batch_size=config.batch_size,
+            seed=config.seed, params=params, previous=previous.get("strength"), save=save_strength,
+            threat=config.threat, progress=progress)
     whitebox = _whitebox_reference(out, model, target.defense, config.threat) if source else None
-    checks: list[dict] = []
+    checks: list[dict] = strength_checks(
+        cells=state["cells"], strength=state["strength"] if config.strength_check else None,
+        clean_correct=clean_correct, track=split.track, n_classes=int(data.n_classes),
+        expect_chance=source is None)
     # One budget kind at a time: ε of different norms are not comparable.
     for norm in dict.fromkeys(["inf"] + [c.get("norm", "inf") for c in state["cells"]]):
         checks += threat.checks(cells=[c for c in state["cells"] if c.get("norm", "inf") == norm], norm=norm,

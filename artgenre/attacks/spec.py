@@ -151,6 +151,9 @@ class AttackSpec:
         `artgenre.threats.THREAT_MODELS` keys it can run under.
     accepted : tuple of str or None
         Parameter names besides ``eps``/``batch_size``; None reads them off ``factory``.
+    gradient_free : bool
+        Uses predictions only (e.g. ``square``): the gradient-masking reference of
+        `artgenre.attacks.strength`.
     """
 
     name: str
@@ -161,6 +164,7 @@ class AttackSpec:
     budget_checked: bool = False
     threats: tuple[str, ...] = ("spectrogram",)
     accepted: tuple[str, ...] | None = None
+    gradient_free: bool = False
 
     def __post_init__(self) -> None:
         if self.eps_bounded == self.minimal_norm:

@@ -232,7 +232,7 @@ for _spec in (
     AttackSpec("apgd-dlr", _apgd_factory("difference_logits_ratio", "apgd-dlr"),
                "APGD, DLR loss, ≥ 3 classes (max_iter, nb_random_init, step_ratio, norm)", budget_checked=True),
     AttackSpec("square", square, "Square attack, gradient-free (max_iter, nb_restarts, p_init, norm)",
-               budget_checked=True),
+               budget_checked=True, gradient_free=True),
     AttackSpec("autoattack", autoattack, "AutoAttack: APGD-CE, APGD-DLR, Square (max_iter, square_max_iter, "
                "targeted, norm)", budget_checked=True),
 ):

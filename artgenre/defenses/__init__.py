@@ -215,7 +215,11 @@ class DefenseConfig:
         set_("seed", _int_or_none("seed", self.seed, 0))
         set_("device", check_device_name(self.device))
         set_("out", str(self.out))
-        THREAT_MODELS[self.threat]
+        if not THREAT_MODELS[self.threat].defenses:
+            raise ParameterError(
+                f"threat={self.threat!r} has no defense evaluation yet; defenses run under: "
+                + ", ".join(n for n in THREAT_MODELS if THREAT_MODELS[n].defenses)
+            )
 
     @property
     def strategy(self) -> Defense:
