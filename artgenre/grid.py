@@ -131,6 +131,7 @@ def build_units(config, *, cpus: int | None = None, progress: bool = False) -> l
                 checkpoint=checkpoints[model], attacks=config.attacks, eps=config.eps,
                 params=select_params(attacks=config.attacks, triples=config.attack_params),
                 limit=config.limit, device=config.device, out=str(out), seed=seed,
+                strength_check=config.strength_check,
             )
             units.append(unit(f"attack {model}{tag}", attack_unit, [trained[model]], config=cfg, data=data_cfg,
                               progress=progress))
@@ -165,7 +166,7 @@ def build_units(config, *, cpus: int | None = None, progress: bool = False) -> l
                     attacks=config.defense_attacks, eps=config.defense_eps, limit=config.limit,
                     device=config.device,
                     attack_params=select_params(attacks=config.defense_attacks, triples=config.attack_params),
-                    seed=seed, out=str(out),
+                    seed=seed, out=str(out), strength_check=config.strength_check,
                 )
                 units.append(unit(f"defend {model} {defense}{tag}", defend_unit, [trained[model]], config=cfg,
                                   progress=progress))

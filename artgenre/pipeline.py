@@ -83,6 +83,9 @@ class PipelineConfig:
         ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N``.
     out : str
         Results folder; the report goes to ``<out>/report``.
+    strength_check : bool
+        Run the stronger-PGD convergence check in the white-box and defense sweeps
+        (`artgenre.attacks.strength`).
     """
 
     dataset: str = "synth"
@@ -97,7 +100,7 @@ class PipelineConfig:
     attacks: tuple[str, ...] = ("fgsm", "pgd", "noise")
     eps: tuple[float, ...] = QUICK_EPS
     attack_params: tuple[tuple[str, str, Any], ...] = ()
-    transfer_attacks: tuple[str, ...] = ("fgsm",)
+    transfer_attacks: tuple[str, ...] = ("fgsm", "pgd")
     transfer_eps: tuple[float, ...] = (0.03,)
     waveform_attacks: tuple[str, ...] = ()
     waveform_snr_db: tuple[float, ...] = (30.0, 40.0, 50.0)
@@ -111,6 +114,7 @@ class PipelineConfig:
     seeds: tuple[int, ...] = ()
     device: str = "auto"
     out: str = "results"
+    strength_check: bool = True
 
     def __post_init__(self) -> None:
         from artgenre.attacks import attack_spec, parse_triples

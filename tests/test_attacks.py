@@ -293,7 +293,7 @@ def test_registry_entries_say_what_each_attack_is():
     assert [a for a in ATTACKS if ATTACKS[a].minimal_norm] == ["deepfool"]
     assert all(ATTACKS[a].eps_bounded != ATTACKS[a].minimal_norm for a in ATTACKS)
     assert {a for a in ATTACKS if ATTACKS[a].budget_checked} == {"fgsm", "pgd", "noise", "apgd-ce", "apgd-dlr",
-                                                                 "square", "autoattack"}
+                                                                 "square", "autoattack", "detector-pgd"}
     assert ATTACKS["deepfool"].defaults() == {"max_iter": 50, "nb_grads": 10, "overshoot": DEEPFOOL_OVERSHOOT}
     art = attack_spec("art:BasicIterativeMethod")
     assert art.eps_bounded and not art.budget_checked and "max_iter" in art.params()

@@ -275,6 +275,19 @@ def test_run_defense_adversarial_training_writes_results_and_resumes(results_dir
     more = run_defense(_config(results_dir, "adv-pure", eps=(0.03, 0.1)), data=stripes, progress=False)
     assert [c for c in more["cells"] if c["eps"] == 0.03] == result["cells"]
     assert len(more["cells"]) == 4
+    # A narrower rerun computes nothing and keeps every earlier cell in the file.
+    monkeypatch.setattr("artgenre.attacks.make_attack", boom)
+    narrow = run_defense(_config(results_dir, "adv-pure", attacks=("fgsm",), eps=(0.1,)), data=stripes,
+                         progress=False)
+    key = lambda c: (c["attack"], c["eps"], c["adaptive"])  # noqa: E731
+    assert sorted(map(key, narrow["cells"])) == sorted(map(key, more["cells"]))
+    assert json.loads(path.read_text())["cells"] == narrow["cells"]
+    # Another limit is another evaluation: refused, the file is kept.
+    from artgenre.io import ResultConflictError
+
+    with pytest.raises(ResultConflictError, match=r"defense-cnn-adv-pure\.json.*config\.limit: file 8, this run 6"):
+        run_defense(_config(results_dir, "adv-pure", limit=6), data=stripes, progress=False)
+    assert json.loads(path.read_text())["cells"] == narrow["cells"]
 
 
 def test_run_defense_squeeze_and_detector(results_dir, stripes, monkeypatch):
@@ -296,10 +309,18 @@ def test_run_defense_squeeze_and_detector(results_dir, stripes, monkeypatch):
     n_val = len(stripes.val)
     assert block["fpr_val"]["n"] == n_val and block["fpr_val"]["value"] <= 0.1 + 1 / n_val
     assert block["target_fpr"] == 0.1 and block["threshold"] >= 0
-    assert [(p["attack"], p["adaptive"]) for p in block["per_attack"]] == [("pgd", False), ("pgd", True)]
+    assert [(p["attack"], p["adaptive"]) for p in block["per_attack"]] == [("pgd", False), ("detector-pgd", True)]
     # Classifier cells: white-box (credited); the detector-aware attack's cells are kept apart.
     assert [c["adaptive"] for c in det["cells"]] == [False]
-    assert [c["adaptive"] for c in det["detector_cells"]] == [True]
+    assert [(c["attack"], c["adaptive"]) for c in det["detector_cells"]] == [("detector-pgd", True)]
+    # The guarded system's worst case per sample is at most each attack's reject accuracy.
+    (worst,) = block["worst_case"]
+    assert worst["attacks"] == ["detector-pgd (adaptive)", "pgd"]
+    assert all(worst["reject_accuracy"]["value"] <= p["reject_accuracy"]["value"] for p in block["per_attack"])
+    assert worst["reject_accuracy"]["value"] <= block["clean_reject_accuracy"]["value"]
+    # The classifier's worst case over its credited cells, and the strength block of check (a).
+    assert [(r["eps"], r["adaptive"]) for r in det["robust"]] == [(0.03, None)]
+    assert det["strength"]["cells"] and "worst case converged (stronger PGD)" in {c["name"] for c in det["checks"]}
     assert any(c["name"].endswith("[detector-aware]") for c in det["checks"])
     for p in block["per_attack"]:
         assert p["auc"] is None or 0.0 <= p["auc"] <= 1.0

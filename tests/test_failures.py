@@ -846,3 +846,55 @@ def test_attack_without_a_norm_cannot_take_an_snr_budget():
 
     with pytest.raises(ParameterError, match=r"'art:BasicIterativeMethod' has no norm parameter.*l2rel"):
         threat_model("waveform").attack_params(attack="art:BasicIterativeMethod", norm="l2rel", params={})
+
+
+def test_defense_under_the_waveform_threat_model_is_refused():
+    from artgenre.defenses import make_defense_config
+    from artgenre.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=r"threat='waveform' has no defense evaluation yet.*spectrogram"):
+        make_defense_config(model="cnn", defense="squeeze", threat="waveform")
+
+
+def test_pipeline_waveform_models_must_be_trained_in_the_run():
+    from artgenre.errors import ParameterError
+    from artgenre.pipeline import make_pipeline_config
+
+    with pytest.raises(ParameterError, match=r"waveform_models=\['resnet18'\].*models=\['cnn'\]"):
+        make_pipeline_config(models=("cnn",), waveform_attacks=("pgd",), waveform_models=("resnet18",))
+    with pytest.raises(ParameterError, match=r"snr_db=.*finite SNR"):
+        make_pipeline_config(models=("cnn",), waveform_attacks=("pgd",), waveform_snr_db=("x",))
+
+
+# ---- stronger attacks, robust accuracy, strength check: bad inputs ----
+def test_strong_attacks_reject_bad_settings():
+    from torch import nn
+
+    from artgenre.art_adapter import as_art_classifier
+    from artgenre.attacks import ATTACKS
+    from artgenre.errors import ParameterError
+
+    two = as_art_classifier(nn.Sequential(nn.Flatten(), nn.Linear(16, 2)), device="cpu", input_shape=(1, 4, 4),
+                            nb_classes=2)
+    with pytest.raises(ParameterError, match=r"apgd-dlr needs at least 3 classes; the classifier has 2"):
+        ATTACKS["apgd-dlr"](two, eps=0.1, batch_size=4)
+    with pytest.raises(ParameterError, match=r"norm.*'1'.*inf"):
+        ATTACKS["apgd-ce"](two, eps=0.1, batch_size=4, norm=1)
+    with pytest.raises(ParameterError, match=r"max_iter"):
+        ATTACKS["square"](two, eps=0.1, batch_size=4, max_iter=0)
+    with pytest.raises(ParameterError, match=r"targeted='yes' is not valid; expected true or false"):
+        ATTACKS["autoattack"](two, eps=0.1, batch_size=4, targeted="yes")
+
+
+def test_strength_check_switch_and_robust_inputs_are_validated():
+    from artgenre.attacks.robust import robust_entries
+    from artgenre.attacks.run import AttackConfig
+    from artgenre.defenses import make_defense_config
+    from artgenre.errors import DataError, ParameterError
+
+    with pytest.raises(ParameterError, match=r"strength_check='no' is not valid; expected true or false"):
+        AttackConfig(checkpoint="m.pt", strength_check="no")
+    with pytest.raises(ParameterError, match=r"strength_check=1 is not valid"):
+        make_defense_config(model="cnn", defense="squeeze", strength_check=1)
+    with pytest.raises(DataError, match=r"clean_correct has 3 samples but track has 2"):
+        robust_entries(cells=[], clean_correct=[1, 0, 1], track=["a", "b"])

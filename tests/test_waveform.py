@@ -183,3 +183,28 @@ def test_cli_attack_waveform_snr_smoke(data, tmp_path, monkeypatch):
     assert result["threat"] == "waveform" and result["complete"]
     assert [(c["norm"], round(c["eps_db"], 6)) for c in result["cells"]] == [("l2rel", 40.0)]
     assert not (tmp_path / "attack-cnn.json").exists()
+
+
+def test_pipeline_adds_one_waveform_sweep_per_model(tmp_path):
+    from artgenre.grid import build_units
+    from artgenre.pipeline import make_pipeline_config
+
+    cfg = make_pipeline_config(models=("cnn", "resnet18"), waveform_attacks=("pgd",), waveform_snr_db=(50, 30, 40),
+                               defenses=(), transfer_attacks=(), out=str(tmp_path))
+    waveform = [u for u in build_units(cfg) if u.name.endswith("waveform")]
+    assert [u.name for u in waveform] == ["attack cnn waveform", "attack resnet18 waveform"]
+    config = waveform[0].kwargs["config"]
+    assert config.threat == "waveform" and config.snr_db == (30.0, 40.0, 50.0) and config.eps == ()
+    assert [n for n, _ in config.budgets()] == ["l2rel"]
+    off = make_pipeline_config(models=("cnn",), defenses=(), out=str(tmp_path))
+    assert not [u for u in build_units(off) if u.name.endswith("waveform")]
+
+
+def test_deepfool_on_audio_reports_its_minimal_perturbations_as_snr(clf, data):
+    from artgenre.attacks.minimal import minimal_norm_block
+
+    block = minimal_norm_block(craft_classifier=clf, split=data.test, eps=[0.001], batch_size=8, seed=0,
+                               params={"max_iter": 5, "nb_grads": 3}, progress=False, threat="waveform")
+    n_ok = round(block["success_rate"]["value"] * block["success_rate"]["n"])
+    assert n_ok >= 1 and len(block["snr_db"]["values"]) == len(block["l2"]["values"]) == n_ok
+    assert block["snr_db"]["min"] == pytest.approx(min(block["snr_db"]["values"])) and block["snr_db"]["min"] > 0

@@ -16,6 +16,9 @@
   the same settings as the entries above. ``targeted=True`` adds ART's targeted pass of
   APGD-DLR over every other class (APGD-T; Square is skipped by ART there).
 
+- ``detector-pgd``: the detector-aware attack of `artgenre.defenses.detector_attack` (BPDA
+  through the squeezers, penalty on the detector score) for the ``detector`` defense.
+
 Labels: every class accepts integer labels (ART one-hot encodes them); ``y=None`` would use the
 model's predictions. All four respect the ε ball in their norm, so the L∞ budget check of
 `artgenre.attacks.checks` applies (an L2 ball of radius ε lies inside the L∞ ball).
@@ -226,7 +229,62 @@ def autoattack(classifier, *, eps: float, batch_size: int, max_iter: int = APGD_
     return PreparedAttack(name="autoattack", eps=eps, art_attack=attack, model=model_of(classifier), fn=fn)
 
 
+def detector_pgd(classifier, *, eps: float, batch_size: int, steps: int = 20, step_ratio: float = 0.1,
+                 restarts: int = 1) -> PreparedAttack:
+    """Detector-aware L∞ PGD (`artgenre.defenses.detector_attack.detector_aware_pgd`).
+
+    Against a classifier carrying ``detector_guard = (squeezers, threshold)`` (set by the
+    ``detector`` defense once calibrated) it maximises CE − λ·relu(score − τ + margin) and keeps
+    per sample an accepted-and-misclassified iterate; without a guard it is plain sign-gradient
+    PGD on the cross-entropy (no detector to evade).
+
+    Parameters
+    ----------
+    classifier : art.estimators.classification.PyTorchClassifier
+        Image-shaped inputs (N, C, H, W).
+    eps : float
+        L∞ budget in [0, 1].
+    batch_size : int
+        >= 1.
+    steps, step_ratio, restarts : int, float, int
+        Steps of ``step_ratio · ε`` (in (0, 1]) per random start; ``restarts`` >= 1 starts.
+
+    Returns
+    -------
+    PreparedAttack
+        The identity at ε = 0; random starts seeded from NumPy's global generator (the cell seed).
+
+    Raises
+    ------
+    ParameterError
+        Out-of-range values.
+    """
+    eps, batch_size = check_eps(eps), check_batch_size(batch_size)
+    steps, restarts = check_int("steps", steps, 1), check_int("restarts", restarts, 1)
+    step_ratio = check_range("step_ratio", step_ratio, low=0.0, high=1.0, low_open=True)
+    if eps == 0:
+        return identity_attack("detector-pgd", eps)
+    squeezers, threshold = getattr(classifier, "detector_guard", None) or ([], float("inf"))
+
+    def fn(x: np.ndarray, y) -> np.ndarray:
+        from artgenre.defenses.detector_attack import detector_aware_pgd
+
+        if y is None:
+            y = classifier.predict(x, batch_size=batch_size).argmax(axis=1)
+        y = np.asarray(y)
+        x_adv, _ = detector_aware_pgd(
+            model=classifier.model, squeezers=squeezers, threshold=threshold, x=x,
+            y=y.argmax(axis=1) if y.ndim == 2 else y, eps=eps, steps=steps, step_ratio=step_ratio,
+            restarts=restarts, batch_size=batch_size, seed=int(np.random.randint(0, 2**31 - 1)),
+            device=getattr(classifier, "device", None))
+        return x_adv
+
+    return PreparedAttack(name="detector-pgd", eps=eps, model=model_of(classifier), fn=fn)
+
+
 for _spec in (
+    AttackSpec("detector-pgd", detector_pgd, "detector-aware PGD against a guarded classifier (steps, "
+               "step_ratio, restarts); plain PGD without a detector", budget_checked=True),
     AttackSpec("apgd-ce", _apgd_factory("cross_entropy", "apgd-ce"),
                "APGD, cross-entropy loss (max_iter, nb_random_init, step_ratio, norm)", budget_checked=True),
     AttackSpec("apgd-dlr", _apgd_factory("difference_logits_ratio", "apgd-dlr"),

@@ -41,6 +41,8 @@ non-adaptive numbers (the report does this).
 
 from __future__ import annotations
 
+import numpy as np
+
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +129,9 @@ class DefenseConfig:
     out : str
     threat : str
         `artgenre.threats.THREAT_MODELS` key of the evaluation attacks.
+    strength_check : bool
+        Run the stronger-PGD convergence check on each pass into ``cells``
+        (`artgenre.attacks.strength`; stored as the result's ``strength``).
     """
 
     model: str = "cnn"
@@ -153,6 +158,7 @@ class DefenseConfig:
     device: str = "auto"
     out: str = "results"
     threat: str = DEFAULT_THREAT
+    strength_check: bool = True
 
     def __post_init__(self) -> None:
         from artgenre.models import MODELS
@@ -215,6 +221,8 @@ class DefenseConfig:
         set_("seed", _int_or_none("seed", self.seed, 0))
         set_("device", check_device_name(self.device))
         set_("out", str(self.out))
+        if not isinstance(self.strength_check, (bool, np.bool_)):
+            raise ParameterError(f"strength_check={self.strength_check!r} is not valid; expected true or false")
         if not THREAT_MODELS[self.threat].defenses:
             raise ParameterError(
                 f"threat={self.threat!r} has no defense evaluation yet; defenses run under: "

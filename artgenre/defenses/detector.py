@@ -12,15 +12,18 @@ Definitions used in every detector result (also in docs/design.md):
 
 - *successful* adversarial example: its clean input is classified correctly and the adversarial
   one is not (by the guarded classifier) — the population Xu et al. report detection rates on.
-- ``tpr`` (detection rate): fraction of successful adversarial examples that are rejected;
-  ``tpr_all`` the same over all adversarial inputs.
+- ``tpr`` (detection rate): fraction of *successful* adversarial examples (as defined above)
+  that are rejected — not of all adversarial inputs; ``tpr_all`` the same over all adversarial
+  inputs.
 - ``fpr_test``: fraction of clean test inputs rejected.
 - ``auc``: ``sklearn.metrics.roc_auc_score`` with clean test scores as negatives and the scores of
   successful adversarial examples as positives (None when either group is empty); ``roc`` its
   curve, thinned to at most `ROC_POINTS` points.
 - ``reject_accuracy`` (reject-or-classify system): over all adversarial inputs, the fraction that
   are rejected *or* accepted and classified correctly. ``clean_reject_accuracy`` is the same
-  system on clean test inputs, where a rejection counts as an error.
+  system on clean test inputs, where a rejection counts as an error. ``worst_case`` (per ε):
+  the same system per sample over every attack at that ε (white-box and detector-aware
+  ``detector-pgd``), counting only samples accepted and correct on clean input.
 """
 
 from __future__ import annotations
@@ -277,6 +280,7 @@ class DetectorMonitor:
         self.threshold = calibrate_threshold(scores=val_scores, target_fpr=config.target_fpr)
         self.x = np.asarray(split.x, dtype=np.float32)
         self.y = np.asarray(split.y, dtype=np.int64)
+        self.track = np.asarray(split.track)
         self.clean_scores = detector_scores(classifier=guarded, x=self.x, squeezers=self.squeezers, batch_size=bs)
         self.clean_pred = predict_logits(guarded, self.x, batch_size=bs).argmax(axis=1)
         accepted_right = (self.clean_scores <= self.threshold) & (self.clean_pred == self.y)
@@ -313,11 +317,35 @@ class DetectorMonitor:
                                     y=self.y, clean_pred=self.clean_pred, adv_pred=adv_pred)
         key = _row_key(attack, eps, adaptive)
         self.per_attack = [p for p in self.per_attack if _row_key(p["attack"], p["eps"], p["adaptive"]) != key]
-        self.per_attack.append({"attack": attack, "eps": float(eps), "adaptive": bool(adaptive), **metrics})
+        # Per sample, so the system's worst case over attacks can be taken (`worst_case`).
+        system_ok = (scores > self.threshold) | (adv_pred == self.y)
+        self.per_attack.append({"attack": attack, "eps": float(eps), "adaptive": bool(adaptive), **metrics,
+                                "system_ok": system_ok.astype(int).tolist()})
+
+    def worst_case(self, rows: list[dict]) -> list[dict]:
+        """Per ε: share of samples the guarded system gets right on clean input (accepted and
+        correct) *and* under every attack of ``rows`` (rejected, or accepted and correct),
+        adaptive and non-adaptive together; rows without per-sample outcomes are left out."""
+        from artgenre.eps import eps_key
+        from artgenre.stats import segment_proportion
+
+        clean_ok = (self.clean_scores <= self.threshold) & (self.clean_pred == self.y)
+        by: dict = {}
+        for p in rows:
+            if isinstance(p.get("system_ok"), list) and len(p["system_ok"]) == len(self.y):
+                by.setdefault(eps_key(p["eps"]), []).append(p)
+        out = []
+        for _, group in sorted(by.items()):
+            ok = clean_ok.copy()
+            for p in group:
+                ok &= np.asarray(p["system_ok"], dtype=bool)
+            out.append({"eps": float(group[0]["eps"]), "reject_accuracy": segment_proportion(ok, self.track),
+                        "attacks": sorted({p["attack"] + (" (adaptive)" if p["adaptive"] else "") for p in group})})
+        return out
 
     def block(self, cells: list[dict]) -> dict:
         """The result's ``detector`` entry: header plus the rows of ``cells``, in cell order."""
         order = {_row_key(c["attack"], c["eps"], c["adaptive"]): i for i, c in enumerate(cells)}
         rows = [p for p in self.per_attack if _row_key(p["attack"], p["eps"], p["adaptive"]) in order]
         rows.sort(key=lambda p: order[_row_key(p["attack"], p["eps"], p["adaptive"])])
-        return {**self.header, "per_attack": rows}
+        return {**self.header, "per_attack": rows, "worst_case": self.worst_case(rows)}

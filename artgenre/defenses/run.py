@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from artgenre.attacks.robust import robust_entries
+from artgenre.attacks.strength import strength_block, strength_checks
 from artgenre.defenses import DefenseConfig, result_path
 from artgenre.defenses.baseline import DefendedModel, load_baseline, train_defended
 from artgenre.errors import DataError, ParameterError
@@ -30,7 +32,7 @@ def _resume_key(config: DefenseConfig, model: DefendedModel) -> dict:
     # Cells depend on the weights, the samples, the attack parameters and the squeezer/detector
     # settings; the ε grid, attack list, output folder and device do not (each cell is seeded
     # on its own).
-    for k in ("attacks", "eps", "out", "device", "attack_params"):
+    for k in ("attacks", "eps", "out", "device", "attack_params", "strength_check"):
         cfg.pop(k, None)
     # The checkpoint by name, not path: a moved results folder resumes.
     return {"config": without_locations(cfg), "checkpoint": Path(model.train_result.get("checkpoint") or "").name,
@@ -138,8 +140,9 @@ def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> d
     x = threat.inputs(split)
     baseline_clean = evaluate(logits=predict_logits(base_clf, x, batch_size=bs), y=split.y,
                               track=split.track, n_classes=n_classes)
-    clean = evaluate(logits=predict_logits(plan.defended, x, batch_size=bs), y=split.y,
-                     track=split.track, n_classes=n_classes)
+    defended_logits = predict_logits(plan.defended, x, batch_size=bs)
+    clean = evaluate(logits=defended_logits, y=split.y, track=split.track, n_classes=n_classes)
+    clean_correct = defended_logits.argmax(axis=1) == split.y
 
     key = _resume_key(config, defended)
     previous = read_previous_result(result_path(config.out, model=config.model, defense=config.defense),
@@ -166,14 +169,20 @@ def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> d
     }, started=started, previous=previous)
     # Finished passes per destination, plus the cells of the pass under way.
     done: dict[str, list] = {"cells": [], "detector_cells": []}
-    current: dict[str, Any] = {"into": "cells", "cells": []}
+    current: dict[str, Any] = {"into": "cells", "cells": [], "strength": (previous or {}).get("strength")}
 
     def write(complete: bool) -> dict:
         lists = {k: merge_cells(v + (current["cells"] if current["into"] == k else []), earlier[k])
                  for k, v in done.items()}
         checks = _checks(config, lists["cells"], lists["detector_cells"], n_classes) if complete else []
+        if complete:
+            checks += strength_checks(cells=lists["cells"], strength=current["strength"] if config.strength_check
+                                      else None, clean_correct=clean_correct, track=split.track,
+                                      n_classes=n_classes, expect_chance=False)
         return writer.write(
-            complete=complete, cells=lists["cells"],
+            complete=complete, cells=lists["cells"], strength=current["strength"],
+            robust=robust_entries(cells=lists["cells"], clean_correct=clean_correct, track=split.track,
+                                  merge_adaptive=True, seed=config.seed),
             detector=monitor.block(lists["cells"] + lists["detector_cells"]) if monitor else None,
             detector_cells=lists["detector_cells"] if monitor else None,
             checks=checks, seconds=writer.seconds(),
@@ -190,11 +199,16 @@ def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> d
             on_adv = lambda a, e, x_adv, _ad=p.adaptive: monitor.record(a, e, _ad, x_adv)  # noqa: E731
         current.update(into=p.into, cells=[])
         cells = sweep_cells(
-            craft_classifier=p.craft, eval_classifier=p.evaluate, split=split, attacks=config.attacks,
+            craft_classifier=p.craft, eval_classifier=p.evaluate, split=split, attacks=p.attacks or config.attacks,
             eps=config.eps, batch_size=bs, seed=config.seed, params=params, on_adversarial=on_adv,
             existing_cells=existing, save=save, adaptive=p.adaptive,
             clean_logits=predict_logits(p.evaluate, x, batch_size=bs), progress=progress, threat=config.threat,
         )
         done[p.into] += cells
         current["cells"] = []
+        if config.strength_check and p.into == "cells":
+            current["strength"] = strength_block(
+                craft_classifier=p.craft, eval_classifier=p.evaluate, split=split, eps=config.eps, batch_size=bs,
+                seed=config.seed, params=params, previous=current["strength"], adaptive=p.adaptive,
+                save=lambda b: (current.update(strength=b), write(False)), threat=config.threat, progress=progress)
     return write(True)

@@ -26,12 +26,14 @@ DEFENSES: Registry = Registry("defense")
 @dataclass(frozen=True)
 class Pass:
     """One sweep: craft on ``craft``, evaluate ``evaluate``; its cells carry ``adaptive`` and go
-    to the result's ``cells``, or to ``detector_cells`` for attacks aimed at a detector."""
+    to the result's ``cells``, or to ``detector_cells`` for attacks aimed at a detector.
+    ``attacks`` replaces the configured attack list (None: ``config.attacks``)."""
 
     adaptive: bool
     craft: Any
     evaluate: Any
     into: str = "cells"
+    attacks: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -167,25 +169,28 @@ class SqueezeDetector(Defense):
     """Feature-squeezing detector guarding the baseline (`artgenre.defenses.detector`)."""
 
     def plan(self, *, config, raw, model) -> Plan:
-        from artgenre.defenses.detector import SqueezeEnsemble
-        from artgenre.defenses.squeeze import detector_squeezers
-
-        ensemble = _wrap(SqueezeEnsemble(model.model, detector_squeezers(bit_depth=config.bit_depth,
-                                                                         median=config.median)),
-                         config=config, model=model)
+        # The attacks' own classifier: `monitor` hands it the calibrated detector, which
+        # `detector-pgd` (`artgenre.defenses.detector_attack.detector_aware_pgd`) then evades.
+        guard = _wrap(model.model, config=config, model=model)
+        guard.detector_guard = None
         # The detector leaves classification alone, so the classifier's accuracy under attack
         # is the white-box one (adaptive: false; it ignores the detector). The detector-aware
-        # attack is weaker against the classifier by design: its cells go to
-        # ``detector_cells`` so that no report credits them as the detector's robust accuracy.
+        # attack trades misclassification for evasion by design: its cells go to
+        # ``detector_cells`` so that no report credits them as the classifier's robust accuracy;
+        # the guarded system's worst case is the detector block's ``worst_case``.
         return Plan(defended=raw, guarded=raw, passes=(
             Pass(adaptive=False, craft=raw, evaluate=raw),
-            Pass(adaptive=True, craft=ensemble, evaluate=raw, into="detector_cells"),
+            Pass(adaptive=True, craft=guard, evaluate=raw, into="detector_cells", attacks=("detector-pgd",)),
         ))
 
     def monitor(self, *, config, plan: Plan, data, split, previous: dict | None):
         from artgenre.defenses.detector import DetectorMonitor
 
-        return DetectorMonitor(config=config, guarded=plan.guarded, data=data, split=split, previous=previous)
+        monitor = DetectorMonitor(config=config, guarded=plan.guarded, data=data, split=split, previous=previous)
+        for p in plan.passes:
+            if hasattr(p.craft, "detector_guard"):
+                p.craft.detector_guard = (monitor.squeezers, monitor.threshold)
+        return monitor
 
 
 for _defense in (
