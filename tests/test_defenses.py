@@ -340,7 +340,9 @@ def test_run_defense_squeeze_and_detector(results_dir, stripes, monkeypatch):
     assert again["cells"] == det["cells"] and again["detector_cells"] == det["detector_cells"]
 
 
-def test_defend_cli_smoke(results_dir, stripes, monkeypatch):
+def test_defend_cli_smoke(results_dir, stripes, monkeypatch, tmp_path):
+    import shutil
+
     import artgenre.cli  # noqa: F401 - attaches the commands
     import artgenre.defenses
     from typer.testing import CliRunner
@@ -355,6 +357,9 @@ def test_defend_cli_smoke(results_dir, stripes, monkeypatch):
         return real(config, data=stripes, progress=False)
 
     monkeypatch.setattr(artgenre.defenses, "run_defense", run_on_stripes)
+    # The shared folder holds a detector result of other settings, which is never overwritten:
+    # this run gets a copy with the baseline only.
+    results_dir = shutil.copytree(results_dir, tmp_path / "results", ignore=shutil.ignore_patterns("defense-*"))
     res = CliRunner().invoke(app, ["defend", "--model", "cnn", "--defense", "detector", "--attack", "fgsm",
                                    "--eps", "0.03", "--limit", "8", "--device", "cpu", "--bit-depth", "4",
                                    "--out", str(results_dir)])
