@@ -15,7 +15,7 @@ from artgenre.attacks.strength import (
     strength_params,
 )
 from artgenre.stats import proportion
-from test_sweep import make_split, make_cnn, wrap
+from test_attacks import make_data, trained_classifier
 
 
 def _c(attack, eps, correct, adaptive=False, **kw):
@@ -84,16 +84,18 @@ def test_chance_check_applies_at_every_larger_eps():
 
 @pytest.fixture(scope="module")
 def tiny():
-    clf = wrap(make_cnn())
-    split = make_split(n_per_class=8, seed=2)
-    return clf, split
+    from artgenre.data.dataset import Split
+
+    x, y = make_data(n_per_class=10, seed=2)
+    # Two consecutive segments share a track, as in a real split.
+    return trained_classifier(), Split(x=x, y=y, track=np.array([f"t{i // 2}" for i in range(len(y))]))
 
 
 def _convergence(clf, split, params):
-    eps = [0.15]
-    cells = sweep_cells(craft_classifier=clf, split=split, attacks=["pgd"], eps=eps, batch_size=8, seed=0,
+    eps = [0.2]
+    cells = sweep_cells(craft_classifier=clf, split=split, attacks=["pgd"], eps=eps, batch_size=64, seed=0,
                         params=params, progress=False)
-    block = strength_block(craft_classifier=clf, eval_classifier=clf, split=split, eps=[0.0, *eps], batch_size=8,
+    block = strength_block(craft_classifier=clf, eval_classifier=clf, split=split, eps=[0.0, *eps], batch_size=64,
                            seed=0, params=params, progress=False)
     clean = clf.predict(split.x).argmax(1) == split.y
     return convergence_check(cells=cells, strength=block, clean_correct=clean, track=split.track)[0], cells, block
@@ -110,14 +112,14 @@ def test_a_weak_pgd_fails_the_convergence_check_and_the_normal_one_passes(tiny):
 
 def test_strength_block_resumes_and_keeps_other_eps(tiny):
     clf, split = tiny
-    first = strength_block(craft_classifier=clf, eval_classifier=clf, split=split, eps=[0.05], batch_size=8,
+    first = strength_block(craft_classifier=clf, eval_classifier=clf, split=split, eps=[0.05], batch_size=64,
                            seed=0, params={}, progress=False)
     seen = []
-    again = strength_block(craft_classifier=clf, eval_classifier=clf, split=split, eps=[0.1], batch_size=8, seed=0,
+    again = strength_block(craft_classifier=clf, eval_classifier=clf, split=split, eps=[0.1], batch_size=64, seed=0,
                            params={}, previous=first, save=lambda b: seen.append(len(b["cells"])), progress=False)
     assert [c["eps"] for c in again["cells"]] == [0.05, 0.1] and seen == [2]
     assert again["cells"][0] == first["cells"][0]
     # Other parameters (a different subset definition) start afresh.
-    other = strength_block(craft_classifier=clf, eval_classifier=clf, split=split, eps=[0.1], batch_size=8,
+    other = strength_block(craft_classifier=clf, eval_classifier=clf, split=split, eps=[0.1], batch_size=64,
                            seed=0, params={"pgd": {"steps": 20}}, previous=again, progress=False)
     assert [c["eps"] for c in other["cells"]] == [0.1] and np.isfinite(other["cells"][0]["seconds"])
