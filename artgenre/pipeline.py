@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artgenre.errors import ParameterError, check_choice, check_int
+from artgenre.eps import parse_eps
+from artgenre.errors import ParameterError, check_choice, check_device_name, check_int
 from artgenre.io import atomic_write_json
 from artgenre.runtime import log, run_metadata, seed_everything
 
@@ -151,6 +152,12 @@ class PipelineConfig:
         if self.limit is not None and self.limit < 1:
             raise ParameterError(f"limit={self.limit!r} is not valid; expected a positive integer or None")
         check_int("seed", self.seed, 0)
+        check_int("data_seed", self.data_seed, 0)
+        if self.epochs is not None:
+            check_int("epochs", self.epochs, 1)
+        for name in ("eps", "transfer_eps", "defense_eps"):
+            object.__setattr__(self, name, parse_eps(getattr(self, name), name=name, allow_empty=name != "eps"))
+        check_device_name(self.device)
         seeds = tuple(check_int("seeds", s, 0) for s in self.seeds)
         if len(set(seeds)) != len(seeds):
             raise ParameterError(f"seeds={list(self.seeds)} repeats a seed; give each replicate seed once")
@@ -287,10 +294,13 @@ def run_pipeline(config: PipelineConfig, *, progress: bool = True, executor: str
     """
     from artgenre.executors import EXECUTORS
     from artgenre.runs import hold_results_folder
+    from artgenre.validate import validate_pipeline
 
     EXECUTORS[executor]
     if cpus_per_unit is not None:
         check_int("cpus_per_unit", cpus_per_unit, 1)
+    # Every stage's config and every output folder is checked before any work starts.
+    validate_pipeline(config)
     # The pipeline holds its results folder: temporary files below it are a killed run's.
     with hold_results_folder(config.out, command="artgenre run"):
         return _run_units(config, progress=progress, executor=executor, address=address, cpus=cpus_per_unit)
