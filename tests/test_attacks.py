@@ -334,5 +334,5 @@ def test_spectrogram_threat_model_reads_budgets_and_builds_the_classifier():
     assert tm.inputs(split) is split.x and tm.input_shape(split) == (1, SIDE, SIDE)
     clf = tm.classifier(TinyNet(), device=DEVICE, model_input_shape=(1, SIDE, SIDE), nb_classes=N_CLASSES)
     assert clf.clip_values.tolist() == [0.0, 1.0] and clf.nb_classes == N_CLASSES
-    with pytest.raises(ParameterError, match="valid threat models: spectrogram"):
-        threat_model("waveform")
+    with pytest.raises(ParameterError, match="valid threat models: spectrogram, waveform"):
+        threat_model("sonogram")

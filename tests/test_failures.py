@@ -695,13 +695,12 @@ def test_train_config_bad_lr_factor_built_directly():
         TrainConfig(lr_factor=1.5)
 
 
-def test_validate_pipeline_rejects_negative_epochs_before_any_work(tmp_path):
+def test_pipeline_config_rejects_negative_epochs_before_any_work(tmp_path):
     from artgenre.pipeline import make_pipeline_config
-    from artgenre.validate import validate_pipeline
 
-    config = make_pipeline_config(epochs=-2, out=str(tmp_path / "o"))
+    # Refused where the config is built, so nothing downstream ever sees it.
     with pytest.raises(ParameterError, match=r"epochs=-2 is not valid"):
-        validate_pipeline(config)
+        make_pipeline_config(epochs=-2, out=str(tmp_path / "o"))
     assert not (tmp_path / "o").exists()
 
 

@@ -272,7 +272,7 @@ def build_detector(*, index: ResultIndex) -> Table:
     ]
     return make_table(
         key="table_detector", title="Adversarial-example detector", columns=cols, rows=rows,
-        note="TPR = share of adversarial segments flagged; FPR = share of clean test segments "
+        note="TPR = share of successful adversarial segments (clean input classified correctly, adversarial input misclassified) that are flagged; FPR = share of clean test segments "
         "flagged at the threshold chosen on validation data for the target FPR. Adaptive rows "
         "attack the classifier and the detector together.",
         empty="no detector results (defense results with a detector block)",
