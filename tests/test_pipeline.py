@@ -95,8 +95,9 @@ def test_cli_run_smoke(tmp_path, monkeypatch):
 
     seen = {}
 
-    def fake_run(config, progress=True):
+    def fake_run(config, progress=True, **run_options):
         seen["config"] = config
+        seen["run_options"] = run_options
         return pipeline.PipelineResult(config=config, stages=[{"stage": "prepare", "seconds": 0.1}], seconds=0.1)
 
     monkeypatch.setattr(pipeline, "run_pipeline", fake_run)
@@ -124,7 +125,8 @@ def test_attack_params_reach_every_sweep(tmp_path, monkeypatch):
     monkeypatch.setattr(ProjectedGradientDescent, "__init__", spy)
     cfg = tiny_config(tmp_path, models=("cnn", "resnet18"), attacks=("pgd",), eps=(0.0, 0.03),
                       transfer_attacks=("pgd",), transfer_eps=(0.03,), defense_attacks=("pgd",),
-                      defense_eps=(0.03,), limit=4, attack_params=("pgd.steps=2",))
+                      defense_eps=(0.03,), limit=4, attack_params=("pgd.steps=2",),
+                      strength_check=False)  # its stronger PGD (4x the steps) is on purpose not the user's
     run_pipeline(cfg, progress=False)
     out = Path(cfg.out)
     files = ["attack-cnn.json", "attack-resnet18.json", "attack-cnn-from-resnet18.json",
