@@ -91,6 +91,8 @@ def detector_aware_pgd(*, model, squeezers, threshold: float, x, y, eps: float, 
     step_ratio = check_range("step_ratio", step_ratio, low=0.0, high=1.0, low_open=True)
     if device is None:
         device = next(model.parameters()).device
+    # Random starts are drawn on the host and moved to `device`, so a seed gives the same starts on
+    # CPU and CUDA; the attack itself runs on `device`.
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     x_adv = x.copy()
     evaded = np.zeros(len(x), dtype=bool)
