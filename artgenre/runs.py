@@ -184,13 +184,18 @@ def merge_cells(cells: list[dict], earlier: list[dict]) -> list[dict]:
 LOCATION_KEYS = ("out", "baseline_checkpoint", "cache_dir")
 
 
+def drop_keys(value: Any, keys: tuple[str, ...]) -> Any:
+    """``value`` (JSON values) without the dict entries named in ``keys``, at every depth."""
+    if isinstance(value, dict):
+        return {k: drop_keys(v, keys) for k, v in value.items() if k not in keys}
+    if isinstance(value, list):
+        return [drop_keys(v, keys) for v in value]
+    return value
+
+
 def without_locations(value: Any) -> Any:
     """``value`` (JSON values) with the `LOCATION_KEYS` removed at every depth."""
-    if isinstance(value, dict):
-        return {k: without_locations(v) for k, v in value.items() if k not in LOCATION_KEYS}
-    if isinstance(value, list):
-        return [without_locations(v) for v in value]
-    return value
+    return drop_keys(value, LOCATION_KEYS)
 
 
 def checkpoint_digest(checkpoint) -> str | None:
@@ -216,14 +221,6 @@ def json_values(obj: Any) -> Any:
 #: Keys (at any depth) that differ between two runs computing the same thing: timings, run
 #: metadata, the config (what matters of it is in ``resume_key``) and file locations.
 UNCHANGED_KEYS = ("meta", "seconds", "calibration_seconds", "config", "checkpoint", "result")
-
-
-def _content(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _content(v) for k, v in value.items() if k not in UNCHANGED_KEYS}
-    if isinstance(value, list):
-        return [_content(v) for v in value]
-    return value
 
 
 class ResultWriter:
@@ -254,7 +251,7 @@ class ResultWriter:
     def write(self, *, complete: bool, **fields) -> dict:
         """Write ``base`` + ``fields`` + ``complete``; returns the JSON values written."""
         result = json_values({**self.base, **fields, "complete": complete})
-        if complete and self.previous is not None and _content(result) == _content(self.previous):
+        if complete and self.previous is not None and drop_keys(result, UNCHANGED_KEYS) == drop_keys(self.previous, UNCHANGED_KEYS):
             return self.previous
         atomic_write_json(self.path, result)
         return result
@@ -266,6 +263,6 @@ class ResultWriter:
 
 __all__ = [
     "Loaded", "ResultWriter", "SCHEMA_VERSION", "check_fits", "hold_results_folder", "choose_samples", "eps_key", "json_values",
-    "load_checkpoint_data", "load_classifier", "merge_cells", "parse_eps", "same_eps", "checkpoint_digest", "without_locations",
+    "load_checkpoint_data", "load_classifier", "merge_cells", "parse_eps", "same_eps", "checkpoint_digest", "drop_keys", "without_locations",
     "stratified_order",
 ]

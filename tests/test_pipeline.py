@@ -105,7 +105,9 @@ def test_cli_run_smoke(tmp_path, monkeypatch):
                                    "--param", "pgd.steps=2", "--data-seed", "3"])
     assert res.exit_code == 0, res.output
     assert seen["config"].models == ("cnn",) and seen["config"].defenses == ()
-    assert seen["config"].attack_params == (("pgd", "steps", 2),) and seen["config"].data_seed == 3
+    # The quick profile's APGD iterations come first; the user's entry is kept as given.
+    assert seen["config"].attack_params == (*pipeline.PROFILE_ATTACK_PARAMS["quick"], ("pgd", "steps", 2))
+    assert seen["config"].data_seed == 3
     assert "Pipeline stages" in res.output
 
 
@@ -140,3 +142,17 @@ def test_attack_params_reach_every_sweep(tmp_path, monkeypatch):
     assert {c["name"] for c in defense["checks"]} >= {"pgd: adaptive not weaker than non-adaptive"}
     # One PGD per ε > 0 cell: 2 white-box, 2 transfer, 2 defense passes, each with 2 steps.
     assert seen == [2] * 6
+
+
+def test_profile_attack_params_yield_to_the_users_and_survive_a_reload():
+    import dataclasses
+
+    from artgenre.pipeline import PROFILE_ATTACK_PARAMS
+
+    quick = make_pipeline_config(attack_params=("apgd-ce.max_iter=5",))
+    assert ("apgd-ce", "max_iter", 5) in quick.attack_params
+    assert ("apgd-ce", "max_iter", 20) not in quick.attack_params
+    assert ("apgd-dlr", "max_iter", 20) in quick.attack_params
+    assert PipelineConfig(**dataclasses.asdict(quick)).attack_params == quick.attack_params
+    assert make_pipeline_config(profile="paper").attack_params == ()
+    assert make_pipeline_config().attack_params == PROFILE_ATTACK_PARAMS["quick"]

@@ -95,9 +95,12 @@ def _convergence(clf, split, params):
     eps = [0.2]
     cells = sweep_cells(craft_classifier=clf, split=split, attacks=["pgd"], eps=eps, batch_size=64, seed=0,
                         params=params, progress=False)
-    block = strength_block(craft_classifier=clf, eval_classifier=clf, split=split, eps=[0.0, *eps], batch_size=64,
-                           seed=0, params=params, progress=False)
     clean = clf.predict(split.x).argmax(1) == split.y
+    block = strength_block(craft_classifier=clf, eval_classifier=clf, split=split, eps=[0.0, *eps], batch_size=64,
+                           seed=0, params=params, progress=False, cells=cells, clean_correct=clean)
+    # Only the segments still robust under the run's PGD are attacked again.
+    robust = clean & np.asarray(cells[0]["correct"], dtype=bool)
+    assert block["cells"][0]["indices"] == [int(i) for i in np.flatnonzero(robust)]
     return convergence_check(cells=cells, strength=block, clean_correct=clean, track=split.track)[0], cells, block
 
 

@@ -14,7 +14,7 @@ import functools
 import inspect
 from collections.abc import Callable
 
-from artgenre.attacks.spec import ART_PREFIX, AttackSpec, PreparedAttack, check_batch_size, check_eps, identity_attack, model_of
+from artgenre.attacks.spec import ART_PREFIX, AttackSpec, PreparedAttack, check_batch_size, check_eps, identity_attack, prepared
 from artgenre.errors import ParameterError
 
 _EXAMPLES = ("FastGradientMethod", "ProjectedGradientDescent", "BasicIterativeMethod", "SquareAttack",
@@ -112,7 +112,7 @@ def art_factory(class_name: str, **fixed) -> Callable:
         except (TypeError, ValueError) as exc:
             shown = {k: v for k, v in kwargs.items() if k != "verbose"}
             raise ParameterError(f"{name} rejected its parameters {shown}: {exc}") from None
-        return PreparedAttack(name=name, eps=eps, art_attack=attack, model=model_of(classifier))
+        return prepared(name, eps, classifier, art_attack=attack)
 
     factory.accepted_params = lambda: accepted_params(art_class(class_name))
     factory.fixed = dict(fixed)

@@ -35,7 +35,7 @@ from artgenre.attacks.spec import (
     check_batch_size,
     check_eps,
     identity_attack,
-    model_of,
+    prepared,
     register_attack,
 )
 from artgenre.errors import check_int, check_range
@@ -81,7 +81,7 @@ def fgsm(classifier, *, eps: float, batch_size: int, norm: float = np.inf) -> Pr
         classifier, norm=norm, eps=eps, eps_step=eps, num_random_init=0,
         batch_size=batch_size, minimal=False, summary_writer=False,
     )
-    return PreparedAttack(name="fgsm", eps=eps, art_attack=attack, model=model_of(classifier))
+    return prepared("fgsm", eps, classifier, art_attack=attack)
 
 
 def pgd(classifier, *, eps: float, batch_size: int, steps: int = PGD_STEPS, step_ratio: float = PGD_STEP_RATIO,
@@ -133,14 +133,14 @@ def pgd(classifier, *, eps: float, batch_size: int, steps: int = PGD_STEPS, step
     if isinstance(attack._attack, ProjectedGradientDescentPyTorch):
         # With restarts ART's generate must compare successes between starts: keep it.
         fn = _pgd_torch_driver(attack._attack) if restarts == 0 else None
-        return PreparedAttack(name="pgd", eps=eps, art_attack=attack, model=model_of(classifier), fn=fn)
+        return prepared("pgd", eps, classifier, art_attack=attack, fn=fn)
     log.warning(
         "PGD runs on ART's numpy path (%s), not the PyTorch-native one: the classifier has "
         "non-framework preprocessing (%s); expect it to be several times slower",
         type(attack._attack).__name__,
         ", ".join(type(p).__name__ for p in getattr(classifier, "preprocessing_operations", [])) or "?",
     )
-    return PreparedAttack(name="pgd", eps=eps, art_attack=attack, model=model_of(classifier))
+    return prepared("pgd", eps, classifier, art_attack=attack)
 
 
 def _pgd_torch_driver(inner) -> Callable:
@@ -209,7 +209,7 @@ def deepfool(classifier, *, eps: float, batch_size: int, max_iter: int = 50, nb_
     overshoot = check_range("overshoot", overshoot, low=0.0)
     attack = DeepFool(classifier, max_iter=max_iter, epsilon=overshoot, nb_grads=nb_grads,
                       batch_size=batch_size, verbose=False)
-    return PreparedAttack(name="deepfool", eps=eps, art_attack=attack, model=model_of(classifier))
+    return prepared("deepfool", eps, classifier, art_attack=attack)
 
 
 def noise(classifier, *, eps: float, batch_size: int, seed: int | None = None, norm: float = np.inf) -> PreparedAttack:

@@ -117,6 +117,12 @@ def model_of(classifier):
     return getattr(classifier, "model", None)
 
 
+def prepared(name: str, eps: float, classifier, *, art_attack=None, fn=None) -> PreparedAttack:
+    """`PreparedAttack` ``name`` at ``eps`` against ``classifier`` (its weights are frozen while
+    it runs): ``art_attack.generate`` unless ``fn(x, y)`` is given."""
+    return PreparedAttack(name=name, eps=eps, art_attack=art_attack, model=model_of(classifier), fn=fn)
+
+
 def check_eps(eps) -> float:
     """``eps`` as float in [0, 1], else `ParameterError` (booleans and NaN rejected)."""
     if isinstance(eps, bool):

@@ -31,15 +31,8 @@ import types
 
 import numpy as np
 
-from artgenre.attacks.spec import (
-    AttackSpec,
-    PreparedAttack,
-    check_batch_size,
-    check_eps,
-    identity_attack,
-    model_of,
-    register_attack,
-)
+from artgenre.attacks.spec import AttackSpec, PreparedAttack, identity_attack, prepared, register_attack
+from artgenre.attacks.spec import check_batch_size, check_eps
 from artgenre.errors import ParameterError, check_choice, check_int, check_range
 
 #: APGD iterations (ART's and the paper's default); the quick profile passes fewer.
@@ -85,7 +78,7 @@ def _apgd_factory(loss_type: str, name: str):
             return identity_attack(name, eps)
         attack = _apgd(classifier, eps=eps, batch_size=batch_size, loss_type=loss_type, max_iter=max_iter,
                        restarts=nb_random_init, step_ratio=step_ratio, norm=norm)
-        return PreparedAttack(name=name, eps=eps, art_attack=attack, model=model_of(classifier))
+        return prepared(name, eps, classifier, art_attack=attack)
 
     factory.__doc__ = f"""APGD with the {loss_type} loss (module docstring).
 
@@ -136,11 +129,12 @@ def square(classifier, *, eps: float, batch_size: int, max_iter: int = SQUARE_QU
     p_init : float
         Initial fraction of the input changed per square, in (0, 1].
     norm : {"inf", "2"}
+        Ball of the search.
 
     Returns
     -------
     PreparedAttack
-        The identity at ε = 0.
+        ART's ``SquareAttack`` (the identity at ε = 0).
 
     Raises
     ------
@@ -157,7 +151,7 @@ def square(classifier, *, eps: float, batch_size: int, max_iter: int = SQUARE_QU
         return identity_attack("square", eps)
     attack = SquareAttack(classifier, norm=art_norm, max_iter=max_iter, eps=eps, p_init=p_init,
                           nb_restarts=nb_restarts, batch_size=batch_size, verbose=False)
-    return PreparedAttack(name="square", eps=eps, art_attack=attack, model=model_of(classifier))
+    return prepared("square", eps, classifier, art_attack=attack)
 
 
 def _ensure_multiprocess() -> None:
@@ -193,11 +187,12 @@ def autoattack(classifier, *, eps: float, batch_size: int, max_iter: int = APGD_
     targeted : bool
         Also run ART's targeted pass (every other class as target).
     norm : {"inf", "2"}
+        Ball shared by the three components.
 
     Returns
     -------
     PreparedAttack
-        The identity at ε = 0.
+        ART's ``AutoAttack``, per sample the first component that succeeds (identity at ε = 0).
 
     Raises
     ------
@@ -226,7 +221,7 @@ def autoattack(classifier, *, eps: float, batch_size: int, max_iter: int = APGD_
         _ensure_multiprocess()
         return np.asarray(attack.generate(x, y=y), dtype=np.float32)
 
-    return PreparedAttack(name="autoattack", eps=eps, art_attack=attack, model=model_of(classifier), fn=fn)
+    return prepared("autoattack", eps, classifier, art_attack=attack, fn=fn)
 
 
 def detector_pgd(classifier, *, eps: float, batch_size: int, steps: int = 20, step_ratio: float = 0.1,
@@ -279,7 +274,7 @@ def detector_pgd(classifier, *, eps: float, batch_size: int, steps: int = 20, st
             device=getattr(classifier, "device", None))
         return x_adv
 
-    return PreparedAttack(name="detector-pgd", eps=eps, model=model_of(classifier), fn=fn)
+    return prepared("detector-pgd", eps, classifier, fn=fn)
 
 
 for _spec in (

@@ -14,7 +14,6 @@ from artgenre.cli import options as opt
 from artgenre.cli.app import app
 from artgenre.cli.options import pct
 from artgenre.eps import eps_key, parse_eps, same_eps
-from artgenre.runs import hold_results_folder
 from artgenre.validate import validate_attack
 
 
@@ -98,7 +97,7 @@ def attack(
              "full-scale amplitude for waveform (0.01 = -40 dBFS). Default "
              + ",".join(f"{e:g}" for e in DEFAULT_EPS) + ", none when --snr-db is given.",
     ),
-    limit: int = typer.Option(None, "--limit", help="Attack only N segments (seeded, class-stratified)."),
+    limit: int = opt.LIMIT,
     batch_size: int = typer.Option(64, "--batch-size", help="Attack and prediction batch size."),
     device: str = opt.DEVICE,
     out: Path = typer.Option(Path("results"), "--out", help="Output folder."),
@@ -131,9 +130,7 @@ def attack(
         threat=threat,
         snr_db=snr_db or (),
     )
-    validate_attack(config)
-    with hold_results_folder(out, command="artgenre attack"):
-        result = run_attack(config)
+    result = opt.run_held(run_attack, config, validate=validate_attack, out=out, command="artgenre attack")
     console = Console()
     if result.get("cells") or result.get("deepfool"):
         console.print(accuracy_table(result))

@@ -15,7 +15,6 @@ from artgenre.cli.options import pct
 from artgenre.defenses import DEFENSES
 from artgenre.eps import parse_eps, same_eps
 from artgenre.models import MODELS
-from artgenre.runs import hold_results_folder
 from artgenre.validate import validate_defense
 
 
@@ -82,8 +81,8 @@ def defend(
     defense: str = typer.Option(..., "--defense", help=f"Defense: {', '.join(DEFENSES)}."),
     profile: str = opt.PROFILE,
     init: str = typer.Option(None, "--init", help="finetune (the baseline) or scratch; default by profile."),
-    epochs: int = typer.Option(None, "--epochs", help="Adversarial-training epochs (default by profile/init)."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Training batch size (profile default)."),
+    epochs: int = opt.EPOCHS,
+    batch_size: int = opt.TRAIN_BATCH_SIZE,
     ratio: float = typer.Option(None, "--ratio", help="Adversarial share of each batch, in (0, 1]."),
     train_eps: float = typer.Option(0.01, "--train-eps", help="L∞ budget of the training attack (0.01 = 0.8 dB)."),
     inner_steps: int = typer.Option(None, "--inner-steps", help="PGD steps of the training attack."),
@@ -93,7 +92,7 @@ def defend(
     attacks: str = typer.Option("fgsm,pgd", "--attacks", "--attack", help="Comma-separated ε-bounded attacks to evaluate."),
     eps: str = typer.Option("0.01,0.03,0.1", "--eps", help="Comma-separated L∞ budgets in [0, 1]."),
     param: list[str] = opt.PARAM,
-    limit: int = typer.Option(None, "--limit", help="Evaluate only N test segments (seeded, class-stratified)."),
+    limit: int = opt.LIMIT,
     device: str = opt.DEVICE,
     seed: int = typer.Option(0, "--seed", help="Seed of training, sample choice and attacks."),
     out: Path = typer.Option(Path("results"), "--out", help="Results folder."),
@@ -109,9 +108,7 @@ def defend(
         eps=parse_eps(eps, name="--eps"), attack_params=tuple(param or ()), limit=limit, device=device,
         seed=seed, out=str(out),
     )
-    validate_defense(config)
-    with hold_results_folder(out, command="artgenre defend"):
-        result = run_defense(config)
+    result = opt.run_held(run_defense, config, validate=validate_defense, out=out, command="artgenre defend")
     console = Console()
     console.print(summary_table(result))
     if result.get("cells"):

@@ -24,6 +24,9 @@ CACHE_DIR = typer.Option(None, "--cache-dir", help="Feature cache folder.")
 DATA_OPTION = typer.Option(None, "--data-option",
                            help="Dataset option KEY=VALUE (repeatable), e.g. clips_per_genre=8.")
 PROFILE = typer.Option("quick", "--profile", help=f"Training profile: {', '.join(PROFILES)}.")
+EPOCHS = typer.Option(None, "--epochs", help="Maximum training epochs (profile default; defend: by profile and --init).")
+TRAIN_BATCH_SIZE = typer.Option(None, "--batch-size", help="Training batch size (profile default).")
+LIMIT = typer.Option(None, "--limit", help="Attack only N test segments (seeded, class-stratified).")
 DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N.")
 THREAT = typer.Option("spectrogram", "--threat",
                       help="Threat model (what is perturbed): " + ", ".join(THREAT_MODELS) + ".")
@@ -105,3 +108,13 @@ def pct(p: dict | None) -> str:
     if not p or p.get("value") is None:
         return "—"
     return f"{100 * p['value']:.1f}% [{100 * p['ci_low']:.1f}, {100 * p['ci_high']:.1f}]"
+
+
+def run_held(run, config, *, validate, out: Path, command: str) -> dict:
+    """``run(config)`` after ``validate(config)``, holding the lock on the results folder ``out``
+    (`artgenre.runs.hold_results_folder`) so that two commands never write one folder."""
+    from artgenre.runs import hold_results_folder
+
+    validate(config)
+    with hold_results_folder(out, command=command):
+        return run(config)

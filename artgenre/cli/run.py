@@ -44,6 +44,11 @@ def summary_tables(result) -> list[Table]:
     return tables
 
 
+def csv(flag: str, what: str):
+    """A comma-separated list option that overrides the config file only when given."""
+    return typer.Option(None, flag, help=f"Comma-separated {what}.")
+
+
 @app.command("run")
 def run(
     config_file: Path = typer.Option(None, "--config", help="TOML file with pipeline settings (see experiments/)."),
@@ -51,13 +56,13 @@ def run(
     root: Path = typer.Option(None, "--root", help="GTZAN folder (with --dataset gtzan)."),
     split: str = typer.Option(None, "--split", help="Split scheme: random or filtered."),
     profile: str = typer.Option(None, "--profile", help="Training profile: quick (default) or paper."),
-    epochs: int = typer.Option(None, "--epochs", help="Override the profile's maximum epochs."),
-    models: str = typer.Option(None, "--models", help="Comma-separated models (default cnn,resnet18)."),
-    attacks: str = typer.Option(None, "--attacks", help="Comma-separated attacks of the sweep."),
-    eps: str = typer.Option(None, "--eps", help="Comma-separated ε grid, input units (80·ε dB)."),
-    defenses: str = typer.Option(None, "--defenses", help="Comma-separated defenses ('' for none)."),
-    defense_models: str = typer.Option(None, "--defense-models", help="Models that get the defenses."),
-    limit: int = typer.Option(None, "--limit", help="Attack at most N test segments."),
+    epochs: int = opt.EPOCHS,
+    models: str = csv("--models", "models (default cnn,resnet18)"),
+    attacks: str = csv("--attacks", "attacks of the sweep"),
+    eps: str = csv("--eps", "ε grid, input units (80·ε dB)"),
+    defenses: str = csv("--defenses", "defenses ('' for none)"),
+    defense_models: str = csv("--defense-models", "models that get the defenses"),
+    limit: int = opt.LIMIT,
     data_seed: int = typer.Option(None, "--data-seed", help="Seed of the data synthesis / random split."),
     seed: int = typer.Option(None, "--seed", help="Seed of training and attacks."),
     seeds: str = typer.Option(None, "--seeds", help="Seed replicates, e.g. 0,1,2: the grid once per seed, into <out>/seed-<s>/ (the data split stays fixed by --data-seed)."),
@@ -65,10 +70,9 @@ def run(
     address: str = typer.Option(None, "--address", help="Ray cluster address (--executor ray); default: a local Ray started for the run."),
     cpus_per_unit: int = typer.Option(None, "--cpus-per-unit", help="CPU threads per unit (CPUs reserved per Ray task); default: PyTorch's thread count. Part of the numerics."),
     param: list[str] = opt.PARAM,
-    waveform_attacks: str = typer.Option(None, "--waveform-attacks",
-                                         help="Comma-separated attacks of the waveform-threat sweep ('' for none)."),
-    snr_db: str = typer.Option(None, "--snr-db", help="SNR budgets (dB) of the waveform sweep, e.g. 30,40,50."),
-    waveform_models: str = typer.Option(None, "--waveform-models", help="Models of the waveform sweep (default all)."),
+    waveform_attacks: str = csv("--waveform-attacks", "attacks of the waveform-threat sweep ('' for none)"),
+    snr_db: str = csv("--snr-db", "SNR budgets (dB) of the waveform sweep, e.g. 30,40,50"),
+    waveform_models: str = csv("--waveform-models", "models of the waveform sweep (default all)"),
     device: str = typer.Option(None, "--device", help="auto (default), cpu, cuda or cuda:N."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Feature cache folder."),
     out: Path = typer.Option(None, "--out", help="Results folder (default results/)."),

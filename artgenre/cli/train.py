@@ -12,7 +12,6 @@ from artgenre.cli import options as opt
 from artgenre.cli.app import app
 from artgenre.cli.options import pct
 from artgenre.models import MODELS
-from artgenre.runs import hold_results_folder
 from artgenre.validate import validate_training
 
 
@@ -43,8 +42,8 @@ def train(
     model: str = typer.Option("cnn", "--model", help=f"Model: {', '.join(MODELS)}."),
     data=None,
     profile: str = opt.PROFILE,
-    epochs: int = typer.Option(None, "--epochs", help="Maximum epochs (profile default)."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Batch size (profile default)."),
+    epochs: int = opt.EPOCHS,
+    batch_size: int = opt.TRAIN_BATCH_SIZE,
     lr: float = typer.Option(None, "--lr", help="Adam learning rate (profile default)."),
     patience: int = typer.Option(None, "--patience", help="Early-stopping patience (profile default)."),
     seed: int = typer.Option(0, "--seed", help="Training seed (weights, shuffling, dropout)."),
@@ -60,9 +59,7 @@ def train(
         patience=patience, seed=seed, device=device, pretrained=pretrained,
         weights_path=weights, out=str(out),
     )
-    validate_training(config)
-    with hold_results_folder(out, command="artgenre train"):
-        result = run_training(config)
+    result = opt.run_held(run_training, config, validate=validate_training, out=out, command="artgenre train")
     console = Console()
     console.print(result_table(result))
     console.print(f"checkpoint: {result['checkpoint']}\nresult: {out / ('train-' + config.model + '.json')}")

@@ -11,7 +11,7 @@ from artgenre.checkpoint import save_checkpoint
 from artgenre.errors import DataError
 from artgenre.evaluation import evaluate, predict_logits
 from artgenre.io import atomic_write_json, conflict_error, read_result, to_jsonable
-from artgenre.runs import SCHEMA_VERSION, without_locations
+from artgenre.runs import SCHEMA_VERSION, drop_keys, without_locations
 from artgenre.runtime import log, run_metadata
 
 def result_path(out, stem: str) -> Path:
@@ -39,15 +39,7 @@ RUN_KEYS = ("device", "eval_batch_size")
 def training_identity(config) -> dict:
     """What identifies a trained model in its config: the JSON values without locations
     (`without_locations`) and without `RUN_KEYS`, at every depth."""
-
-    def strip(value):
-        if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k not in RUN_KEYS}
-        if isinstance(value, list):
-            return [strip(v) for v in value]
-        return value
-
-    return strip(without_locations(json.loads(json.dumps(to_jsonable(config)))))
+    return drop_keys(without_locations(json.loads(json.dumps(to_jsonable(config)))), RUN_KEYS)
 
 
 def load_finished_result(out, stem: str, config) -> dict | None:
