@@ -60,7 +60,7 @@ def defend_unit(*, config, progress: bool = False) -> str:
     from artgenre import defenses
 
     defenses.run_defense(config, data=load_data(config.data), progress=progress)
-    return f"{config.out}/defense-{config.model}-{config.defense}.json"
+    return str(defenses.result_path(config.out, model=config.model, defense=config.defense, threat=config.threat))
 
 
 def default_cpus() -> int:

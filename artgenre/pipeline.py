@@ -223,6 +223,8 @@ def make_pipeline_config(*, config_file: str | Path | None = None, **overrides: 
         values["attack_params"] = tuple(p if isinstance(p, str) else tuple(p) for p in values["attack_params"])
     for key in _TUPLE_FIELDS & set(values) - {"data_options", "attack_params"}:
         value = values[key]
+        if isinstance(value, str):  # "cnn,resnet18", "0,0.01", "" (none), as on the command line
+            value = [v.strip() for v in value.split(",") if v.strip()]
         values[key] = tuple(value) if isinstance(value, (list, tuple)) else (value,)
     return PipelineConfig(**values)
 

@@ -51,8 +51,9 @@ class ThreatModel:
     budget_kinds: tuple[str, ...] = ("linf",)
     #: Saved examples are only verified successful attacks (`artgenre.attacks.audio_examples`).
     verified_examples = False
-    #: `artgenre.defenses.run_defense` can evaluate defenses under it.
-    defenses = True
+    #: The perturbed array is the model's own input, so defenses that transform it (squeezing,
+    #: the squeezing detector: `Defense.transforms_input`) can be evaluated under this threat.
+    input_transforms = True
 
     def inputs(self, split) -> np.ndarray:
         """The perturbed array of ``split``, shape (N, ...)."""

@@ -116,8 +116,9 @@ class WaveformThreat(ThreatModel):
     budget_unit = "full-scale amplitude (linf) or ‖δ‖/‖x‖ (l2rel)"
     budget_kinds = ("linf", "l2rel")
     verified_examples = True
-    # Squeezers and the detector act on the spectrogram; not wired behind the front end yet.
-    defenses = False
+    # Squeezers and the detector act on the spectrogram, behind the front end: not wired yet.
+    # Defenses that only change the weights (adversarial training) are evaluated here.
+    input_transforms = False
 
     def inputs(self, split) -> np.ndarray:
         audio = getattr(split, "audio", None)

@@ -156,3 +156,10 @@ def test_profile_attack_params_yield_to_the_users_and_survive_a_reload():
     assert PipelineConfig(**dataclasses.asdict(quick)).attack_params == quick.attack_params
     assert make_pipeline_config(profile="paper").attack_params == ()
     assert make_pipeline_config().attack_params == PROFILE_ATTACK_PARAMS["quick"]
+
+
+def test_comma_separated_strings_in_the_python_api_read_as_on_the_command_line():
+    c = make_pipeline_config(waveform_snr_db="50,30", eps="0,0.01", models="cnn", defenses="",
+                             defense_models="cnn", waveform_attacks="pgd")
+    assert c.waveform_snr_db == (30.0, 50.0) and c.eps == (0.0, 0.01)
+    assert c.models == ("cnn",) and c.defenses == () and c.waveform_attacks == ("pgd",)

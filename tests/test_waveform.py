@@ -208,3 +208,27 @@ def test_deepfool_on_audio_reports_its_minimal_perturbations_as_snr(clf, data):
     n_ok = round(block["success_rate"]["value"] * block["success_rate"]["n"])
     assert n_ok >= 1 and len(block["snr_db"]["values"]) == len(block["l2"]["values"]) == n_ok
     assert block["snr_db"]["min"] == pytest.approx(min(block["snr_db"]["values"])) and block["snr_db"]["min"] > 0
+
+
+def test_adversarial_training_is_evaluated_under_the_waveform_threat(data, tmp_path):
+    from artgenre.data import DataConfig
+    from artgenre.defenses import make_defense_config, result_path, run_defense
+
+    cfg = make_defense_config(
+        model="cnn", defense="adv-mixed", threat="waveform", data=DataConfig(
+            dataset="synth", options={"clips_per_genre": 4, "clip_seconds": 6.5}), epochs=1, attacks="fgsm",
+        eps=(0.0, 0.01), limit=4, device=DEVICE, out=str(tmp_path), strength_check=False)
+    result = run_defense(cfg, data=data, progress=False)
+    path = result_path(tmp_path, model="cnn", defense="adv-mixed", threat="waveform")
+    assert path.exists() and json.loads(path.read_text())["threat"] == "waveform"
+    assert not result_path(tmp_path, model="cnn", defense="adv-mixed").exists()
+    cells = {c["eps"]: c for c in result["cells"]}
+    assert all(c["threat"] == "waveform" and c["adaptive"] for c in cells.values())
+    # ε = 0 is the clean audio through the front end: the defended model's clean accuracy.
+    assert cells[0.0]["segment_accuracy"]["value"] == result["clean"]["segment_accuracy"]["value"]
+    assert cells[0.01]["linf"]["max"] <= 0.01 + 1e-6
+    from artgenre.report import ReportConfig, run_report
+
+    summary = run_report(ReportConfig(results_dir=str(tmp_path), audio=False))
+    report = summary.report_md.read_text()
+    assert "waveform" in report and not summary.excluded

@@ -94,6 +94,7 @@ def defend(
     param: list[str] = opt.PARAM,
     limit: int = opt.LIMIT,
     device: str = opt.DEVICE,
+    threat: str = opt.THREAT,
     seed: int = typer.Option(0, "--seed", help="Seed of training, sample choice and attacks."),
     out: Path = typer.Option(Path("results"), "--out", help="Results folder."),
 ) -> None:
@@ -106,7 +107,7 @@ def defend(
         batch_size=batch_size, ratio=ratio, train_eps=train_eps, inner_steps=inner_steps,
         bit_depth=bit_depth, median=median, target_fpr=target_fpr, attacks=attacks,
         eps=parse_eps(eps, name="--eps"), attack_params=tuple(param or ()), limit=limit, device=device,
-        seed=seed, out=str(out),
+        seed=seed, out=str(out), threat=threat,
     )
     result = opt.run_held(run_defense, config, validate=validate_defense, out=out, command="artgenre defend")
     console = Console()
@@ -117,4 +118,4 @@ def defend(
         console.print(detector_table(result["detector"]))
     if result.get("checks"):
         console.print(checks_table(result["checks"]))
-    console.print(f"result: {result_path(out, model=result['model'], defense=result['defense'])}")
+    console.print(f"result: {result_path(out, model=result['model'], defense=result['defense'], threat=result.get('threat') or 'spectrogram')}")

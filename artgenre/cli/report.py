@@ -36,6 +36,8 @@ def report_command(
     console.print(table)
     for check in summary.failed_checks:
         console.print(f"[bold red]FAILED check[/] {check['name']} ({check['model']}): {check['detail']}")
+    for ex in summary.excluded:
+        console.print(f"[yellow]left out[/] {ex['file']}: {ex['reason']}")
     for path, why in summary.unreadable:
         console.print(f"[yellow]unreadable[/] {path}: {why}")
     if summary.not_run:

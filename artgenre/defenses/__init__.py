@@ -223,10 +223,12 @@ class DefenseConfig:
         set_("out", str(self.out))
         if not isinstance(self.strength_check, (bool, np.bool_)):
             raise ParameterError(f"strength_check={self.strength_check!r} is not valid; expected true or false")
-        if not THREAT_MODELS[self.threat].defenses:
+        if DEFENSES[self.defense].transforms_input and not THREAT_MODELS[self.threat].input_transforms:
             raise ParameterError(
-                f"threat={self.threat!r} has no defense evaluation yet; defenses run under: "
-                + ", ".join(n for n in THREAT_MODELS if THREAT_MODELS[n].defenses)
+                f"defense={self.defense!r} transforms the model's input (the spectrogram) and cannot be evaluated "
+                f"under threat={self.threat!r} yet; under it run one of: "
+                + ", ".join(n for n in DEFENSES if not DEFENSES[n].transforms_input)
+                + "; or use threat: " + ", ".join(n for n in THREAT_MODELS if THREAT_MODELS[n].input_transforms)
             )
 
     @property
@@ -306,9 +308,11 @@ def make_defense_config(**fields) -> DefenseConfig:
     return DefenseConfig(**values)
 
 
-def result_path(out, *, model: str, defense: str) -> Path:
-    """``<out>/defense-<model>-<defense>.json``."""
-    return Path(out) / f"defense-{model}-{defense}.json"
+def result_path(out, *, model: str, defense: str, threat: str = "spectrogram") -> Path:
+    """``<out>/defense-<model>-<defense>.json`` (``-<threat>`` before ``.json`` for a threat model
+    other than ``spectrogram``)."""
+    suffix = "" if threat == "spectrogram" else f"-{threat}"
+    return Path(out) / f"defense-{model}-{defense}{suffix}.json"
 
 
 from artgenre.defenses.run import run_defense  # noqa: E402  (needs the names above)

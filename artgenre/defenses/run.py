@@ -103,7 +103,7 @@ def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> d
         The result (or a training result) file holds one of another configuration.
     """
     from artgenre.attacks.cells import sweep_cells
-    from artgenre.evaluation import evaluate, predict_logits
+    from artgenre.evaluation import evaluate
     from artgenre.threats import threat_model
 
     if not isinstance(config, DefenseConfig):
@@ -138,14 +138,14 @@ def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> d
     base_clf = raw if defended is baseline else wrap(baseline)
     n_classes = int(data.n_classes)
     x = threat.inputs(split)
-    baseline_clean = evaluate(logits=predict_logits(base_clf, x, batch_size=bs), y=split.y,
+    baseline_clean = evaluate(logits=threat.predict(base_clf, x, split=split, batch_size=bs), y=split.y,
                               track=split.track, n_classes=n_classes)
-    defended_logits = predict_logits(plan.defended, x, batch_size=bs)
+    defended_logits = threat.predict(plan.defended, x, split=split, batch_size=bs)
     clean = evaluate(logits=defended_logits, y=split.y, track=split.track, n_classes=n_classes)
     clean_correct = defended_logits.argmax(axis=1) == split.y
 
     key = _resume_key(config, defended)
-    previous = read_previous_result(result_path(config.out, model=config.model, defense=config.defense),
+    previous = read_previous_result(result_path(config.out, model=config.model, defense=config.defense, threat=config.threat),
                                     kind="defense", resume_key=key, per_item=("attack_params",))
     key = merged_key((previous or {}).get("resume_key"), key, per_item=("attack_params",))
     existing = [c for k in ("cells", "detector_cells") for c in (previous or {}).get(k) or [] if isinstance(c, dict)]
@@ -159,7 +159,7 @@ def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> d
     train_seconds = float(defended.train_result.get("train_seconds", 0.0)) if strategy.trains else 0.0
     baseline_seconds = baseline.train_result.get("train_seconds")
     builds_on_baseline = not strategy.trains or config.init == "finetune"
-    writer = ResultWriter(path=result_path(config.out, model=config.model, defense=config.defense), base={
+    writer = ResultWriter(path=result_path(config.out, model=config.model, defense=config.defense, threat=config.threat), base={
         "kind": "defense", "defense": config.defense, "model": config.model, "dataset": data.name,
         "genres": list(data.genres), "config": config, "meta": run_metadata(), "summary": strategy.summary,
         "threat": config.threat, "clean": clean, "baseline_clean": baseline_clean, "train_seconds": train_seconds,
@@ -202,7 +202,7 @@ def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> d
             craft_classifier=p.craft, eval_classifier=p.evaluate, split=split, attacks=p.attacks or config.attacks,
             eps=config.eps, batch_size=bs, seed=config.seed, params=params, on_adversarial=on_adv,
             existing_cells=existing, save=save, adaptive=p.adaptive,
-            clean_logits=predict_logits(p.evaluate, x, batch_size=bs), progress=progress, threat=config.threat,
+            clean_logits=threat.predict(p.evaluate, x, split=split, batch_size=bs), progress=progress, threat=config.threat,
         )
         done[p.into] += cells
         current["cells"] = []

@@ -70,6 +70,8 @@ class Defense:
     ratio: float | None = None
     #: `artgenre.defenses.adversarial.INNER_ATTACKS` key of the training attack.
     inner: str | None = None
+    #: Whether it acts on the model's input at inference (needs `ThreatModel.input_transforms`).
+    transforms_input = False
 
     def __init__(self, name: str, summary: str) -> None:
         self.name = name
@@ -143,6 +145,8 @@ def _squeeze_plan(*, config, raw, model) -> Plan:
 class Squeezing(Defense):
     """ART ``FeatureSqueezing`` at inference on the baseline weights."""
 
+    transforms_input = True
+
     def record_fields(self, config) -> dict:
         return {"squeeze_bit_depth": config.bit_depth, "guard_size": None}
 
@@ -152,6 +156,8 @@ class Squeezing(Defense):
 
 class SqueezedAdversarialTraining(AdversarialTraining):
     """Adversarial training with the squeezer attached at training *and* inference."""
+
+    transforms_input = True
 
     def training_preprocessing(self, config) -> list | None:
         from artgenre.defenses.squeeze import make_squeezer
@@ -167,6 +173,8 @@ class SqueezedAdversarialTraining(AdversarialTraining):
 
 class SqueezeDetector(Defense):
     """Feature-squeezing detector guarding the baseline (`artgenre.defenses.detector`)."""
+
+    transforms_input = True
 
     def plan(self, *, config, raw, model) -> Plan:
         # The attacks' own classifier: `monitor` hands it the calibrated detector, which
