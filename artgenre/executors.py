@@ -61,6 +61,7 @@ class UnitOutcome:
 
     name: str
     status: str
+    #: Time the unit ran (all attempts; on Ray inside the task, without time queued for CPUs).
     seconds: float = 0.0
     attempts: int = 0
     error: str | None = None
@@ -123,6 +124,14 @@ def call_unit(fn: Callable[..., Any], kwargs: Mapping[str, Any], threads: int) -
         return fn(**kwargs)
     finally:
         torch.set_num_threads(previous)
+
+
+def _timed_call_unit(fn: Callable[..., Any], kwargs: Mapping[str, Any], threads: int) -> tuple[Any, float]:
+    """`call_unit` and the seconds it ran, measured where it runs (a Ray task waits for CPUs
+    between submission and start, which is not the unit's time)."""
+    start = time.perf_counter()
+    value = call_unit(fn, kwargs, threads)
+    return value, time.perf_counter() - start
 
 
 def _short_error(exc: BaseException) -> str:
@@ -220,7 +229,7 @@ def run_ray(units: Sequence[Unit], *, retries: int = 1, progress: bool = True, a
             ray.init(**kwargs)
         except Exception as exc:  # noqa: BLE001 - Ray raises many types for an unreachable cluster
             raise ParameterError(f"cannot connect to the Ray cluster at address={address!r}: {_short_error(exc)}") from None
-    remote = ray.remote(call_unit)
+    remote = ray.remote(_timed_call_unit)
     outcomes = {u.name: UnitOutcome(u.name, "waiting") for u in order}
     pending: dict[Any, tuple[Unit, float]] = {}
     waiting = list(order)
@@ -251,11 +260,12 @@ def run_ray(units: Sequence[Unit], *, retries: int = 1, progress: bool = True, a
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 u, start = pending.pop(ready[0])
                 outcome = outcomes[u.name]
-                outcome.seconds += time.perf_counter() - start
                 try:
-                    outcome.value = ray.get(ready[0])
+                    outcome.value, ran = ray.get(ready[0])
+                    outcome.seconds += ran
                     outcome.status, outcome.error = "done", None
                 except Exception as exc:  # noqa: BLE001 - reported, then retried or given up
+                    outcome.seconds += time.perf_counter() - start
                     cause = getattr(exc, "cause", None) or exc
                     outcome.error = _short_error(cause)
                     log.warning("unit %s failed (attempt %d): %s", u.name, outcome.attempts, outcome.error)

@@ -9,7 +9,6 @@ still be in the result files and in the report's tables.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 from pathlib import Path
 
@@ -55,8 +54,6 @@ def _cells(folder: Path) -> set[tuple]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("ARTGENRE_GUIDE_TEST") != "1",
-                    reason="not yet run to completion on a quiet machine (set ARTGENRE_GUIDE_TEST=1 to run it)")
 def test_user_guide_examples_in_order_lose_nothing(tmp_path, monkeypatch, capsys):
     from artgenre.cli import main
     from artgenre.report import build_report

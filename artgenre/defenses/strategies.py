@@ -154,21 +154,14 @@ class Squeezing(Defense):
         return _squeeze_plan(config=config, raw=raw, model=model)
 
 
-class SqueezedAdversarialTraining(AdversarialTraining):
-    """Adversarial training with the squeezer attached at training *and* inference."""
-
-    transforms_input = True
+class SqueezedAdversarialTraining(Squeezing, AdversarialTraining):
+    """Adversarial training with the squeezer attached at training *and* inference (the
+    squeezer's record and plan are `Squeezing`'s, the training `AdversarialTraining`'s)."""
 
     def training_preprocessing(self, config) -> list | None:
         from artgenre.defenses.squeeze import make_squeezer
 
         return [make_squeezer(bit_depth=config.bit_depth, apply_fit=True)]
-
-    def record_fields(self, config) -> dict:
-        return {"squeeze_bit_depth": config.bit_depth, "guard_size": None}
-
-    def plan(self, *, config, raw, model) -> Plan:
-        return _squeeze_plan(config=config, raw=raw, model=model)
 
 
 class SqueezeDetector(Defense):
