@@ -41,6 +41,7 @@ def main(argv: list[str]) -> int:
     results = Path(argv[0])
     model_name = argv[1] if len(argv) > 1 else "cnn"
     wav_dir = Path(argv[2]) if len(argv) > 2 else Path(tempfile.mkdtemp(prefix="artgenre-wavs-"))
+    wav_dir.mkdir(parents=True, exist_ok=True)
     result = json.loads((results / f"attack-{model_name}-waveform.json").read_text())
     for c in result["cells"]:
         rt = c.get("roundtrip") or {}
@@ -55,8 +56,8 @@ def main(argv: list[str]) -> int:
         print("no saved examples")
         return 1
     arrays = np.load(results / ex["file"])
-    ckpt = load_checkpoint(result["checkpoint"] if Path(result["checkpoint"]).exists()
-                           else results / "checkpoints" / f"{model_name}.pt", device="cpu")
+    given = Path(result["config"]["checkpoint"])
+    ckpt = load_checkpoint(given if given.exists() else results / "checkpoints" / given.name, device="cpu")
     data = load_checkpoint_data(checkpoint=ckpt, progress=False)
     part = getattr(data, result["config"].get("partition", "test"))
     idx = np.asarray(ex["indices"])

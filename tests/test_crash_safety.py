@@ -35,7 +35,7 @@ from artgenre.pipeline import make_pipeline_config, run_pipeline
 cfg = make_pipeline_config(
     data_options={"clips_per_genre": 5, "clip_seconds": 3.5}, cache_dir=cache, models=("cnn",),
     epochs=1, attacks=("fgsm", "pgd"), eps=(0.0, 0.03), transfer_attacks=(), defenses=("squeeze",),
-    defense_models=("cnn",), defense_eps=(0.03,), limit=6, out=out)
+    defense_models=("cnn",), defense_eps=(0.03,), limit=6, waveform_attacks=(), out=out)
 run_pipeline(cfg, progress=False)
 """
 

@@ -23,7 +23,8 @@ VOLATILE = ("seconds", "meta", "created", "ms_per_sample", "calibration_seconds"
 def tiny(tmp_path: Path, out: str, **overrides):
     values = dict(data_options=TINY, cache_dir=str(tmp_path / "cache"), models=("cnn",), epochs=1,
                   attacks=("fgsm", "pgd"), eps=(0.0, 0.03), transfer_attacks=(), defenses=("squeeze",),
-                  defense_models=("cnn",), defense_eps=(0.03,), limit=6, out=str(tmp_path / out))
+                  defense_models=("cnn",), defense_eps=(0.03,), limit=6, waveform_attacks=(),
+                  out=str(tmp_path / out))
     values.update(overrides)
     return make_pipeline_config(**values)
 

@@ -18,7 +18,7 @@ def tiny_config(tmp_path: Path, **overrides) -> PipelineConfig:
         data_options=TINY, cache_dir=str(tmp_path / "cache"), models=("cnn",), epochs=1,
         attacks=("fgsm", "pgd", "noise"), eps=(0.0, 0.01, 0.1), transfer_attacks=(),
         defenses=("squeeze",), defense_models=("cnn",), defense_eps=(0.03,), limit=6,
-        out=str(tmp_path / "results"),
+        waveform_attacks=(), out=str(tmp_path / "results"),
     )
     values.update(overrides)
     return make_pipeline_config(**values)

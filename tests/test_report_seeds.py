@@ -136,3 +136,18 @@ def test_odd_robust_threat_and_seed_fields_do_not_crash(tmp_path):
     assert summary.tables["table2_robustness"].seeds == ()
     row = next(r for r in summary.tables["table2_robustness"].rows if r["eps"] == 0.01)
     assert row["cnn/robust"]["value"] == pytest.approx(0.25) and row["cnn/robust"]["ci_low"] is None
+
+
+def test_rows_that_differ_only_in_a_label_column_are_one_row_over_seeds():
+    from artgenre.report.seeds import aggregate_table
+    from artgenre.report.table import Column, Table
+
+    cols = (Column("model", "Model"), Column("acc", "Acc", "prop"), Column("factor", "Factor", "label"))
+
+    def table(acc, factor):
+        return Table(key="t", title="T", columns=cols, rows=({"model": "cnn", "acc": acc, "factor": factor},))
+
+    agg = aggregate_table(per_seed={0: table(0.5, "1.58×"), 1: table(0.7, "0.94×")})
+    (row,) = agg.rows
+    assert row["acc"]["n_seeds"] == 2 and abs(row["acc"]["mean"] - 0.6) < 1e-12
+    assert row["factor"] == "1.58× / 0.94×"

@@ -36,7 +36,7 @@ STEPS = [
                                "--limit", "3", "--epochs", "1", "--device", "cpu", "--out", "results"], 0),
 ]
 
-TINY_TOML = 'data_options = { clips_per_genre = 5, clip_seconds = 3.5 }\ncache_dir = "cache"\ntransfer_attacks = []\n'
+TINY_TOML = 'data_options = { clips_per_genre = 5, clip_seconds = 3.5 }\ncache_dir = "cache"\ntransfer_attacks = []\nwaveform_attacks = []\n'
 
 
 def _cells(folder: Path) -> set[tuple]:

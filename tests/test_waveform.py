@@ -196,7 +196,9 @@ def test_pipeline_adds_one_waveform_sweep_per_model(tmp_path):
     config = waveform[0].kwargs["config"]
     assert config.threat == "waveform" and config.snr_db == (30.0, 40.0, 50.0) and config.eps == ()
     assert [n for n, _ in config.budgets()] == ["l2rel"]
-    off = make_pipeline_config(models=("cnn",), defenses=(), out=str(tmp_path))
+    off = make_pipeline_config(models=("cnn",), defenses=(), waveform_attacks=(), out=str(tmp_path))
+    on = make_pipeline_config(models=("cnn",), defenses=(), out=str(tmp_path))  # the default run has one
+    assert [u.kwargs["config"].snr_db for u in build_units(on) if u.name.endswith("waveform")] == [(40.0,)]
     assert not [u for u in build_units(off) if u.name.endswith("waveform")]
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from artgenre.attacks import ATTACKS
@@ -80,7 +81,7 @@ def checks_table(checks: list[dict]) -> Table:
     table.add_column("detail")
     for c in checks:
         verdict = {True: "[green]PASS[/green]", False: "[bold red]FAIL[/bold red]"}.get(c["passed"], "[yellow]SKIP[/yellow]")
-        table.add_row(c["name"], verdict, c["detail"])
+        table.add_row(escape(c["name"]), verdict, escape(c["detail"]))  # "[l2rel]" is not rich markup
     return table
 
 
@@ -144,4 +145,4 @@ def attack(
     if failed:
         console.print(f"[bold red]{len(failed)} automatic check(s) FAILED:[/bold red]")
         for c in failed:
-            console.print(f"[red]  ✗ {c['name']}: {c['detail']}[/red]")
+            console.print(f"[red]  ✗ {escape(c['name'])}: {escape(c['detail'])}[/red]")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from artgenre.cli.app import app
@@ -35,11 +36,11 @@ def report_command(
         table.add_row(label, value)
     console.print(table)
     for check in summary.failed_checks:
-        console.print(f"[bold red]FAILED check[/] {check['name']} ({check['model']}): {check['detail']}")
+        console.print(f"[bold red]FAILED check[/] {escape(check['name'])} ({check['model']}): {escape(check['detail'])}")
     for ex in summary.excluded:
-        console.print(f"[yellow]left out[/] {ex['file']}: {ex['reason']}")
+        console.print(f"[yellow]left out[/] {escape(ex['file'])}: {escape(ex['reason'])}")
     for path, why in summary.unreadable:
-        console.print(f"[yellow]unreadable[/] {path}: {why}")
+        console.print(f"[yellow]unreadable[/] {escape(str(path))}: {escape(why)}")
     if summary.not_run:
-        console.print(f"[dim]not run: {'; '.join(summary.not_run)}[/]")
+        console.print(f"[dim]not run: {escape('; '.join(summary.not_run))}[/]")
     console.print(f"{len(summary.files)} files written to {summary.out_dir}")

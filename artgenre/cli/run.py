@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.console import Console
 from rich.table import Table
 
@@ -39,7 +40,7 @@ def summary_tables(result) -> list[Table]:
     timing.add_column("stage")
     timing.add_column("seconds", justify="right")
     for rec in result.stages:
-        timing.add_row(rec["stage"], f"{rec['seconds']:.1f}")
+        timing.add_row(escape(rec["stage"]), f"{rec['seconds']:.1f}")  # "[seed 1]" is not rich markup
     tables.append(timing)
     return tables
 

@@ -19,7 +19,7 @@ from artgenre.report.collect import ResultFile, ResultSet, num
 from artgenre.report.consistency import Consistency
 from artgenre.report.index import ResultIndex, build_index
 from artgenre.report.replicates import replicate_seeds, seed_of
-from artgenre.report.table import Table, csv_text, is_measure
+from artgenre.report.table import IDENTITY_KINDS, Table, csv_text, is_measure
 
 
 def split_replicates(*, consistency: Consistency) -> tuple[Consistency, dict[int, ResultSet]]:
@@ -49,7 +49,10 @@ def split_replicates(*, consistency: Consistency) -> tuple[Consistency, dict[int
 
 
 def _identity(table: Table, row: dict) -> str:
-    return json.dumps([row.get(c.name) for c in table.columns if not is_measure(c)], default=str, sort_keys=True)
+    # Label columns (text derived from a measurement, e.g. the improvement factor) differ
+    # between seeds; they are joined below, never part of a row's identity.
+    return json.dumps([row.get(c.name) for c in table.columns if c.kind in IDENTITY_KINDS], default=str,
+                      sort_keys=True)
 
 
 def _stat(values: list[object]) -> dict:
