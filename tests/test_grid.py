@@ -85,7 +85,7 @@ def test_ray_executor_gives_the_serial_results_and_resumes_after_a_killed_driver
     toml = tmp_path / "tiny.toml"
     toml.write_text(
         'models = ["cnn"]\nepochs = 1\nattacks = ["fgsm", "pgd"]\neps = [0.0, 0.03]\ntransfer_attacks = []\n'
-        'defenses = ["squeeze"]\ndefense_models = ["cnn"]\ndefense_eps = [0.03]\nlimit = 6\n'
+        'defenses = ["squeeze"]\ndefense_models = ["cnn"]\ndefense_eps = [0.03]\nlimit = 6\nwaveform_attacks = []\n'
         f'cache_dir = "{tmp_path / "cache"}"\nout = "{ray_out}"\n'
         "[data_options]\nclips_per_genre = 5\nclip_seconds = 3.5\n"
     )
