@@ -216,6 +216,37 @@ class WaveformModel(nn.Module):
         return self.model(self.frontend(audio, self.reference))
 
 
+class _Bpda(torch.autograd.Function):
+    """ART preprocessing defences in the forward pass, the identity in the backward pass (BPDA,
+    as ART's ``FeatureSqueezing.estimate_gradient``)."""
+
+    @staticmethod
+    def forward(ctx, x, defences):  # noqa: ARG004 - torch passes ctx
+        a = x.detach().cpu().numpy()
+        for d in defences:
+            a, _ = d(a)
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(x.device)
+
+    @staticmethod
+    def backward(ctx, grad):  # noqa: ARG004
+        return grad, None
+
+
+class InputDefences(nn.Module):
+    """``model`` behind ART preprocessing defences (e.g. the bit-depth squeezer) applied to its own
+    ``(B, 1, n_mels, frames)`` input, for threat models whose perturbed array is not that input
+    (the waveform: the squeezer acts on the front end's output, not on the audio). Gradients
+    pass through the defences as the identity, as ART differentiates them on the spectrogram."""
+
+    def __init__(self, *, model: nn.Module, defences) -> None:
+        super().__init__()
+        self.model = model
+        self.defences = list(defences)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(_Bpda.apply(x, self.defences))
+
+
 def reference_groups(*, ref) -> list[np.ndarray]:
     """Sample indices grouped by equal reference power, for one attack call per group.
 

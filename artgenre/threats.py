@@ -51,9 +51,9 @@ class ThreatModel:
     budget_kinds: tuple[str, ...] = ("linf",)
     #: Saved examples are only verified successful attacks (`artgenre.attacks.audio_examples`).
     verified_examples = False
-    #: The perturbed array is the model's own input, so defenses that transform it (squeezing,
-    #: the squeezing detector: `Defense.transforms_input`) can be evaluated under this threat.
-    input_transforms = True
+    #: The perturbed array is the model's own input, so defenses that read it outside the
+    #: classifier (the squeezing detector: `Defense.reads_model_input`) can run under this threat.
+    input_is_model_input = True
 
     def inputs(self, split) -> np.ndarray:
         """The perturbed array of ``split``, shape (N, ...)."""

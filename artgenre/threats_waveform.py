@@ -116,9 +116,9 @@ class WaveformThreat(ThreatModel):
     budget_unit = "full-scale amplitude (linf) or ‖δ‖/‖x‖ (l2rel)"
     budget_kinds = ("linf", "l2rel")
     verified_examples = True
-    # Squeezers and the detector act on the spectrogram, behind the front end: not wired yet.
-    # Defenses that only change the weights (adversarial training) are evaluated here.
-    input_transforms = False
+    # The squeezing detector scores the model's input outside the classifier; behind the front
+    # end that is not wired yet. Squeezing itself runs inside the model (`InputDefences`).
+    input_is_model_input = False
 
     def inputs(self, split) -> np.ndarray:
         audio = getattr(split, "audio", None)
@@ -137,13 +137,16 @@ class WaveformThreat(ThreatModel):
                    preprocessing_defences=None, features=None):
         from artgenre.art_adapter import as_art_classifier
         from artgenre.data.features import DEFAULT_FEATURES
-        from artgenre.frontend import WaveformModel, build_frontend, check_compatible
+        from artgenre.frontend import InputDefences, WaveformModel, build_frontend, check_compatible
 
         check_compatible(trained=features, frontend=DEFAULT_FEATURES)
         frontend = build_frontend(params=DEFAULT_FEATURES)
+        if preprocessing_defences:
+            # They act on the spectrogram, so behind the front end, not on the audio ART sees.
+            model = InputDefences(model=model, defences=preprocessing_defences)
         wrapped = WaveformModel(model=model, frontend=frontend)
         return as_art_classifier(wrapped, device=device, input_shape=(frontend.length,), nb_classes=int(nb_classes),
-                                 preprocessing_defences=preprocessing_defences, clip_values=self.clip_values)
+                                 clip_values=self.clip_values)
 
     def groups(self, split) -> list[np.ndarray]:
         from artgenre.frontend import reference_groups

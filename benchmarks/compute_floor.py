@@ -14,9 +14,11 @@
    inside ART, evaluation bookkeeping, report plots, Python overhead) is the rest above 1.
 
 Pass model (per sample): training = epochs × (n_train train steps + n_val forwards) + final
-val/test forwards; ``fgsm`` 1 gradient, ``pgd`` ``steps × (1 + restarts)`` gradients (+1 forward
-to evaluate each cell), ``noise`` and the clean pass 1 forward; ``deepfool`` is not counted (its
-iterations are data-dependent; its seconds are left in the rest). Adversarial training per epoch:
+val/test forwards; ``fgsm`` 1 gradient, ``pgd`` ``steps × (1 + restarts)``, ``apgd-*``
+``max_iter × nb_random_init``, ``detector-pgd`` ``steps × restarts`` gradients (+1 forward to
+evaluate each cell), the strength check's stronger PGD on the segments each of its cells
+attacked, ``noise`` and the clean pass 1 forward; ``deepfool`` (data-dependent iterations) and
+the waveform front end are not counted (their seconds are left in the rest). Adversarial training per epoch:
 ``ratio × n_train × inner_steps`` gradients + ``n_train`` train steps + ``n_val`` forwards. The
 detector multiplies every pass by ``1 + number of squeezers`` (each input is also classified
 squeezed) and calibrates on the validation split.
@@ -101,22 +103,62 @@ def split_sizes(train_result: dict) -> dict:
     return {"train": len(data.train.y), "val": len(data.val.y), "test": len(data.test.y)}
 
 
-def _cell_passes(cells, *, n: int, pgd_grads: int, mult: int = 1) -> dict:
+def _params(result: dict) -> dict:
+    """Attack → parameters of a result: attack results store a mapping, defense results triples."""
+    cfg = result.get("config") or {}
+    raw = cfg.get("params") if "params" in cfg else cfg.get("attack_params")
+    if isinstance(raw, dict):
+        return {a: dict(v) for a, v in raw.items() if isinstance(v, dict)}
+    out: dict = {}
+    for t in raw or []:
+        if isinstance(t, (list, tuple)) and len(t) == 3:
+            out.setdefault(str(t[0]), {})[str(t[1])] = t[2]
+    return out
+
+
+def _grads_per_sample(attack: str, params: dict) -> int:
+    """Input gradients one attack takes per sample (its steps times its starts)."""
+    from artgenre.attacks import PGD_STEPS
+    from artgenre.attacks.strong import APGD_STEPS
+
+    p = params.get(attack, {})
+    if attack == "fgsm":
+        return 1
+    if attack == "pgd":
+        return int(p.get("steps", PGD_STEPS)) * (1 + int(p.get("restarts", 0)))
+    if attack.startswith("apgd"):
+        return int(p.get("max_iter", APGD_STEPS)) * int(p.get("nb_random_init", 1))
+    if attack == "detector-pgd":
+        return int(p.get("steps", 20)) * int(p.get("restarts", 1))
+    return 0  # noise; deepfool (data-dependent) is left in the rest
+
+
+def _cell_passes(cells, *, n: int, params: dict, mult: int = 1, grad_mult: int = 1) -> dict:
+    # ``mult``: views classified per input (the detector scores raw and squeezed); ``grad_mult``:
+    # views differentiated per step (the detector-aware attack goes through every squeezer).
     grads = forwards = 0
     for c in cells:
         if float(c["eps"]) == 0.0:
             continue
-        grads += {"fgsm": 1, "pgd": pgd_grads}.get(c["attack"], 0) * n * mult
+        grads += _grads_per_sample(c["attack"], params) * n * grad_mult
         forwards += n * mult
     return {"grad": grads, "forward": forwards + n * mult, "train": 0}
 
 
-def _pgd_grads(result: dict) -> int:
-    from artgenre.attacks import PGD_STEPS
+def _strength_passes(result: dict, mult: int = 1) -> dict:
+    """The stronger-PGD cells of check (a): each attacks its own ``indices``."""
+    block = result.get("strength") or {}
+    per = _grads_per_sample("pgd", {"pgd": block.get("params") or {}})
+    grads = forwards = 0
+    for c in block.get("cells") or []:
+        k = len(c.get("indices", block.get("indices") or []))
+        grads += per * k * mult
+        forwards += k * mult
+    return {"grad": grads, "forward": forwards, "train": 0}
 
-    params = (result.get("config") or {}).get("params") or {}
-    pgd = params.get("pgd", params) if isinstance(params, dict) else {}
-    return int(pgd.get("steps", PGD_STEPS)) * (1 + int(pgd.get("restarts", 0)))
+
+def _add(*parts: dict) -> dict:
+    return {k: sum(p[k] for p in parts) for k in ("grad", "forward", "train")}
 
 
 def stage_passes(*, stage: str, results: Path, sizes: dict) -> tuple[str | None, dict]:
@@ -127,12 +169,14 @@ def stage_passes(*, stage: str, results: Path, sizes: dict) -> tuple[str | None,
         e = int(r.get("epochs_run", 0))
         return words[1], {"train": e * sizes["train"], "forward": (e + 1) * sizes["val"] + sizes["test"], "grad": 0}
     if words[0] == "attack":
-        r = _read(results / f"attack-{words[1]}.json") or {}
-        return words[1], _cell_passes(r.get("cells", []), n=int(r.get("n_samples", 0)), pgd_grads=_pgd_grads(r))
+        # "attack cnn" or "attack cnn waveform" (the front end's own cost is left in the rest).
+        r = _read(results / f"attack-{'-'.join(words[1:3])}.json") or {}
+        return words[1], _add(_cell_passes(r.get("cells", []), n=int(r.get("n_samples", 0)), params=_params(r)),
+                              _strength_passes(r))
     if words[0] == "transfer":
         src, dst = words[1].split("->")
         r = _read(results / f"attack-{dst}-from-{src}.json") or {}
-        p = _cell_passes(r.get("cells", []), n=int(r.get("n_samples", 0)), pgd_grads=_pgd_grads(r))
+        p = _cell_passes(r.get("cells", []), n=int(r.get("n_samples", 0)), params=_params(r))
         return src, p  # crafting on the source dominates; the target's forwards cost alike
     if words[0] == "defend":
         model, defense = words[1], words[2]
@@ -141,13 +185,13 @@ def stage_passes(*, stage: str, results: Path, sizes: dict) -> tuple[str | None,
         mult = 1
         cfg = r.get("config") or {}
         if r.get("detector") is not None:
-            from artgenre.defenses.detector import detector_squeezers
+            from artgenre.defenses.squeeze import detector_squeezers
 
             mult = 1 + len(detector_squeezers(bit_depth=int(cfg.get("bit_depth") or 5),
                                               median=bool(cfg.get("median", True))))
-        p = _cell_passes(r.get("cells", []), n=n, pgd_grads=_pgd_grads(r), mult=mult)
-        q = _cell_passes(r.get("detector_cells") or [], n=n, pgd_grads=_pgd_grads(r), mult=mult)
-        p = {"grad": p["grad"] + q["grad"], "forward": p["forward"] + q["forward"], "train": 0}
+        p = _add(_cell_passes(r.get("cells", []), n=n, params=_params(r), mult=mult),
+                 _cell_passes(r.get("detector_cells") or [], n=n, params=_params(r), mult=mult, grad_mult=mult),
+                 _strength_passes(r))
         if mult > 1:
             p["forward"] += mult * sizes["val"]
         t = r.get("training") or {}

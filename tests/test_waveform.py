@@ -234,3 +234,38 @@ def test_adversarial_training_is_evaluated_under_the_waveform_threat(data, tmp_p
     summary = run_report(ReportConfig(results_dir=str(tmp_path), audio=False))
     report = summary.report_md.read_text()
     assert "waveform" in report and not summary.excluded
+
+
+def test_the_squeezer_sits_behind_the_front_end_and_passes_gradients(model, data):
+    from artgenre.defenses.squeeze import make_squeezer
+
+    tm = threat_model("waveform")
+    squeezer = make_squeezer(bit_depth=3)
+    plain = tm.classifier(model, device=DEVICE, model_input_shape=(1, 128, 128), nb_classes=data.n_classes)
+    squeezed = tm.classifier(model, device=DEVICE, model_input_shape=(1, 128, 128), nb_classes=data.n_classes,
+                             preprocessing_defences=[squeezer])
+    split = data.test
+    g = tm.groups(split)[0]
+    tm.prepare(plain, split=split, group=g)
+    tm.prepare(squeezed, split=split, group=g)
+    audio = np.asarray(split.audio[g], dtype=np.float32)
+    with torch.no_grad():
+        spec = plain.model.frontend(torch.from_numpy(audio), plain.model.reference).numpy()
+        want = model(torch.from_numpy(squeezer(spec)[0])).numpy()
+    np.testing.assert_allclose(squeezed.predict(audio), want, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(squeezed.predict(audio), plain.predict(audio))
+    grad = squeezed.loss_gradient(audio, np.eye(data.n_classes, dtype=np.float32)[split.y[g]])
+    assert grad.shape == audio.shape and np.isfinite(grad).all() and np.abs(grad).max() > 0
+
+
+def test_squeezing_is_evaluated_under_the_waveform_threat(data, tmp_path):
+    from artgenre.data import DataConfig
+    from artgenre.defenses import make_defense_config, run_defense
+
+    cfg = make_defense_config(
+        model="cnn", defense="squeeze", threat="waveform", data=DataConfig(
+            dataset="synth", options={"clips_per_genre": 4, "clip_seconds": 6.5}), epochs=1, attacks="fgsm",
+        eps=(0.01,), limit=4, device=DEVICE, out=str(tmp_path), strength_check=False)
+    result = run_defense(cfg, data=data, progress=False)
+    assert {(c["attack"], c["adaptive"], c["threat"]) for c in result["cells"]} == {
+        ("fgsm", False, "waveform"), ("fgsm", True, "waveform")}

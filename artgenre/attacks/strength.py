@@ -134,6 +134,9 @@ def strength_block(*, craft_classifier, eval_classifier, split, eps: Sequence[fl
                           save=lambda new, at=at: on_save(new, at),
                           progress=progress, threat=threat)
         done.extend({**c, "indices": at} for c in new)
+        broke = sum(not ok for c in new for ok in c["correct"])
+        log.info("stronger PGD ε=%g%s: broke %d of the %d subset segments still robust", e,
+                 " (adaptive)" if adaptive else "", broke, len(at))
     block["cells"] = kept + done
     return block
 

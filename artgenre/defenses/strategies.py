@@ -70,8 +70,9 @@ class Defense:
     ratio: float | None = None
     #: `artgenre.defenses.adversarial.INNER_ATTACKS` key of the training attack.
     inner: str | None = None
-    #: Whether it acts on the model's input at inference (needs `ThreatModel.input_transforms`).
-    transforms_input = False
+    #: Whether it reads the model's input outside the classifier, as the detector scores it
+    #: (needs `ThreatModel.input_is_model_input`).
+    reads_model_input = False
 
     def __init__(self, name: str, summary: str) -> None:
         self.name = name
@@ -145,8 +146,6 @@ def _squeeze_plan(*, config, raw, model) -> Plan:
 class Squeezing(Defense):
     """ART ``FeatureSqueezing`` at inference on the baseline weights."""
 
-    transforms_input = True
-
     def record_fields(self, config) -> dict:
         return {"squeeze_bit_depth": config.bit_depth, "guard_size": None}
 
@@ -167,7 +166,7 @@ class SqueezedAdversarialTraining(Squeezing, AdversarialTraining):
 class SqueezeDetector(Defense):
     """Feature-squeezing detector guarding the baseline (`artgenre.defenses.detector`)."""
 
-    transforms_input = True
+    reads_model_input = True
 
     def plan(self, *, config, raw, model) -> Plan:
         # The attacks' own classifier: `monitor` hands it the calibrated detector, which

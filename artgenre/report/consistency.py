@@ -41,7 +41,9 @@ from artgenre.report.replicates import replicate_seeds
 # Options that change neither the samples nor their features.
 _IRRELEVANT_OPTIONS = frozenset({"workers"})
 _DATA_FIELDS = ("dataset", "root", "split_scheme", "seed", "options")
-_SAMPLE_FIELDS = ("partition", "limit", "seed", "n_samples", "threat")
+# The threat model is not among them: the waveform and spectrogram attacks of one run evaluate
+# the same test segments (their cells carry the threat, and the tables keep them apart).
+_SAMPLE_FIELDS = ("partition", "limit", "seed", "n_samples")
 _UNKNOWN = object()
 
 
@@ -121,15 +123,12 @@ def result_data(r: ResultFile, trains: tuple[ResultFile, ...]) -> dict | None:
 
 
 def sample_identity(r: ResultFile) -> dict | None:
-    """``{partition, limit, seed, n_samples, threat}`` of an attack/defense result (unknown
-    fields are left out; ``seed`` only when ``limit`` is set); None for training results."""
+    """``{partition, limit, seed, n_samples}`` of an attack/defense result (unknown fields are
+    left out; ``seed`` only when ``limit`` is set); None for training results."""
     if r.kind == "train":
         return None
     cfg = as_dict(r.data.get("config"))
     out: dict[str, Any] = {"partition": cfg.get("partition", cfg.get("split", "test"))}
-    threat = r.data.get("threat", cfg.get("threat"))
-    if threat is not None:
-        out["threat"] = threat
     if "limit" in cfg:
         out["limit"] = cfg["limit"]
     if cfg.get("limit") is not None and "seed" in cfg:
