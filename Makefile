@@ -39,7 +39,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/attack_overhead.py
 	$(PY) benchmarks/allocator.py
 	$(PY) benchmarks/deepfool_gradients.py
-	$(PY) benchmarks/compute_floor.py
+	if [ -f results/pipeline.json ]; then $(PY) benchmarks/compute_floor.py results; else echo "compute_floor: needs a finished 'make run' (results/pipeline.json)"; fi
 
 # Re-resolve artgenre[dev,ray] in a throwaway venv (newest versions pip may take) and pin the result.
 LOCK_VENV ?= /tmp/artgenre-lock-venv
