@@ -93,7 +93,7 @@ def detector_aware_pgd(*, model, squeezers, threshold: float, x, y, eps: float, 
         device = next(model.parameters()).device
     # Random starts are drawn on the host and moved to `device`, so a seed gives the same starts on
     # CPU and CUDA; the attack itself runs on `device`.
-    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(int(seed))  # a host generator (torch.Generator default)
     x_adv = x.copy()
     evaded = np.zeros(len(x), dtype=bool)
     frozen = [p for p in model.parameters() if p.requires_grad]
