@@ -25,10 +25,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-# The defaults are sized for `make run` to finish within ten minutes on two CPU cores, counting
-# the one-time install (README states the time measured on the final tree). Per ε and model a
+# The defaults aim at ten minutes for `make run` on two CPU cores, counting the one-time install,
+# and take longer (README states the time measured on the final tree and why). Per ε and model a
 # PGD-10 cell over the 80 test segments takes ~7 s (cnn) / ~13 s (resnet18), APGD-CE with 20
-# iterations twice that, a waveform PGD-10 cell at one SNR ~35 s / ~85 s; DeepFool (~1-2 s per
+# iterations twice that, a waveform PGD-10 cell at one SNR ~35 s / ~85 s; DeepFool (~1-3 s per
 # segment per model) and APGD's full 100 iterations would each add minutes, and ε = 0.1 (8 dB,
 # every model at 0 % under PGD) informs least. So the default sweep is FGSM, PGD, APGD-CE and
 # noise at ε 0.01 and 0.03 (the ε at which defenses are compared, so the worst case behind

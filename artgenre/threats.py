@@ -29,6 +29,12 @@ THREAT_MODELS: Registry = Registry("threat model")
 DEFAULT_THREAT = "spectrogram"
 
 
+def threat_suffix(threat: str) -> str:
+    """``-<threat>`` for result file names, empty for `DEFAULT_THREAT` (whose files keep their
+    names), so each threat model has its own result files."""
+    return "" if threat == DEFAULT_THREAT else f"-{threat}"
+
+
 class ThreatModel:
     """Base class of the `THREAT_MODELS` entries (see the module docstring).
 
@@ -213,4 +219,4 @@ def threat_model(name: str = DEFAULT_THREAT) -> ThreatModel:
     return THREAT_MODELS[name]
 
 
-__all__ = ["DEFAULT_THREAT", "THREAT_MODELS", "SpectrogramThreat", "ThreatModel", "threat_model"]
+__all__ = ["DEFAULT_THREAT", "THREAT_MODELS", "SpectrogramThreat", "ThreatModel", "threat_model", "threat_suffix"]

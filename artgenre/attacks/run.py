@@ -41,7 +41,7 @@ from artgenre.runs import (
     stratified_order,
 )
 from artgenre.runtime import log, run_metadata, seed_everything
-from artgenre.threats import DEFAULT_THREAT, THREAT_MODELS
+from artgenre.threats import DEFAULT_THREAT, THREAT_MODELS, threat_suffix
 from artgenre.threats_waveform import parse_snr, snr_to_eps
 
 #: The seed paper's ε grid (input units; 0.01 = 0.8 dB, 0.1 = 8 dB).
@@ -183,7 +183,7 @@ def result_stem(*, model: str, source_model: str | None = None, defense: str | N
     """``attack-<model>[-from-<source>][-<defense>][-<threat>]`` (without ``.json``); the threat
     only when it is not the default, so each threat model has its own file and examples."""
     return ("attack-" + model + (f"-from-{source_model}" if source_model else "") + (f"-{defense}" if defense else "")
-            + (f"-{threat}" if threat != DEFAULT_THREAT else ""))
+            + threat_suffix(threat))
 
 
 def _resume_key(config: AttackConfig, target, source) -> dict:

@@ -122,11 +122,9 @@ def strength_block(*, craft_classifier, eval_classifier, split, eps: Sequence[fl
             cells=cells, clean_correct=clean_correct, eps=e, threat=threat, adaptive=adaptive)[idx]]
         at = [int(i) for i in pos]
         reuse = [c for c in old if c.get("indices", block["indices"]) == at]
-        if not at:
-            cell = {"attack": STRENGTH_ATTACK, "eps": float(e), "adaptive": adaptive, "threat": threat, "norm": "inf",
-                    "indices": [], "correct": [], "seconds": 0.0}
-            done.append(next((c for c in reuse if same_eps(c["eps"], e) and bool(c.get("adaptive")) == adaptive),
-                             cell))
+        if not at:  # nothing left to break at this ε
+            done.append({"attack": STRENGTH_ATTACK, "eps": float(e), "adaptive": adaptive, "threat": threat,
+                         "norm": "inf", "indices": [], "correct": [], "seconds": 0.0})
             continue
         new = sweep_cells(craft_classifier=craft_classifier, eval_classifier=eval_classifier, split=split.take(pos),
                           attacks=[STRENGTH_ATTACK], eps=[e], batch_size=batch_size, seed=seed,

@@ -118,4 +118,4 @@ def defend(
         console.print(detector_table(result["detector"]))
     if result.get("checks"):
         console.print(checks_table(result["checks"]))
-    console.print(f"result: {result_path(out, model=result['model'], defense=result['defense'], threat=result.get('threat') or 'spectrogram')}")
+    console.print(f"result: {result_path(out, model=result['model'], defense=result['defense'], threat=config.threat)}")

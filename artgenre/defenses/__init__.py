@@ -54,7 +54,7 @@ from artgenre.defenses.squeeze import check_bit_depth
 from artgenre.defenses.strategies import DEFENSES, Defense
 from artgenre.eps import parse_eps
 from artgenre.errors import ParameterError, check_choice, check_device_name, check_int, check_range
-from artgenre.threats import DEFAULT_THREAT, THREAT_MODELS
+from artgenre.threats import DEFAULT_THREAT, THREAT_MODELS, threat_suffix
 
 __all__ = [
     "DEFENSES", "Defense", "DefenseConfig", "FINETUNE_EPOCHS", "make_defense_config", "result_path", "run_defense",
@@ -308,11 +308,9 @@ def make_defense_config(**fields) -> DefenseConfig:
     return DefenseConfig(**values)
 
 
-def result_path(out, *, model: str, defense: str, threat: str = "spectrogram") -> Path:
-    """``<out>/defense-<model>-<defense>.json`` (``-<threat>`` before ``.json`` for a threat model
-    other than ``spectrogram``)."""
-    suffix = "" if threat == "spectrogram" else f"-{threat}"
-    return Path(out) / f"defense-{model}-{defense}{suffix}.json"
+def result_path(out, *, model: str, defense: str, threat: str = DEFAULT_THREAT) -> Path:
+    """``<out>/defense-<model>-<defense>[-<threat>].json`` (`artgenre.threats.threat_suffix`)."""
+    return Path(out) / f"defense-{model}-{defense}{threat_suffix(threat)}.json"
 
 
 from artgenre.defenses.run import run_defense  # noqa: E402  (needs the names above)

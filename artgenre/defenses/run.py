@@ -145,8 +145,8 @@ def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> d
     clean_correct = defended_logits.argmax(axis=1) == split.y
 
     key = _resume_key(config, defended)
-    previous = read_previous_result(result_path(config.out, model=config.model, defense=config.defense, threat=config.threat),
-                                    kind="defense", resume_key=key, per_item=("attack_params",))
+    path = result_path(config.out, model=config.model, defense=config.defense, threat=config.threat)
+    previous = read_previous_result(path, kind="defense", resume_key=key, per_item=("attack_params",))
     key = merged_key((previous or {}).get("resume_key"), key, per_item=("attack_params",))
     existing = [c for k in ("cells", "detector_cells") for c in (previous or {}).get(k) or [] if isinstance(c, dict)]
     monitor = strategy.monitor(config=config, plan=plan, data=data, split=split, previous=previous)
@@ -159,7 +159,7 @@ def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> d
     train_seconds = float(defended.train_result.get("train_seconds", 0.0)) if strategy.trains else 0.0
     baseline_seconds = baseline.train_result.get("train_seconds")
     builds_on_baseline = not strategy.trains or config.init == "finetune"
-    writer = ResultWriter(path=result_path(config.out, model=config.model, defense=config.defense, threat=config.threat), base={
+    writer = ResultWriter(path=path, base={
         "kind": "defense", "defense": config.defense, "model": config.model, "dataset": data.name,
         "genres": list(data.genres), "config": config, "meta": run_metadata(), "summary": strategy.summary,
         "threat": config.threat, "clean": clean, "baseline_clean": baseline_clean, "train_seconds": train_seconds,
@@ -202,7 +202,8 @@ def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> d
             craft_classifier=p.craft, eval_classifier=p.evaluate, split=split, attacks=p.attacks or config.attacks,
             eps=config.eps, batch_size=bs, seed=config.seed, params=params, on_adversarial=on_adv,
             existing_cells=existing, save=save, adaptive=p.adaptive,
-            clean_logits=threat.predict(p.evaluate, x, split=split, batch_size=bs), progress=progress, threat=config.threat,
+            clean_logits=defended_logits if p.evaluate is plan.defended else threat.predict(
+                p.evaluate, x, split=split, batch_size=bs), progress=progress, threat=config.threat,
         )
         done[p.into] += cells
         current["cells"] = []
