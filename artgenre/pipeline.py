@@ -25,12 +25,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-# The defaults aim at ten minutes for `make run` on two CPU cores, counting the one-time install,
-# and take longer (README states the time measured on the final tree and why). Per ε and model a
-# PGD-10 cell over the 80 test segments takes ~7 s (cnn) / ~13 s (resnet18), APGD-CE with 20
-# iterations twice that, a waveform PGD-10 cell at one SNR ~35 s / ~85 s; DeepFool (~1-3 s per
-# segment per model) and APGD's full 100 iterations would each add minutes, and ε = 0.1 (8 dB,
-# every model at 0 % under PGD) informs least. So the default sweep is FGSM, PGD, APGD-CE and
+# The defaults aim at ten minutes for `make run` on two CPU cores, counting the one-time install
+# (README states the time measured on the final tree). Per ε and model a PGD-10 cell over the 80
+# test segments takes ~5 s (cnn) / ~7 s (resnet18), APGD-CE with 20 iterations twice that, a
+# waveform PGD-10 cell at one SNR ~20 s / ~30 s, DeepFool (10 iterations: `DEEPFOOL_MAX_ITER`)
+# ~0.3-0.4 s per clean-correct segment. ε = 0.1 (8 dB, every model at 0 % under PGD) informs
+# least. So the default sweep is FGSM, PGD, APGD-CE, DeepFool and
 # noise at ε 0.01 and 0.03 (the ε at which defenses are compared, so the worst case behind
 # Table 5 includes APGD-CE) plus waveform PGD at SNR 40 dB (the listening examples are then
 # real adversarial audio); `experiments/quick.toml` runs the full grids (docs/user-guide.md).
@@ -38,6 +38,7 @@ QUICK_EPS = (0.0, 0.01, 0.03)
 #: Attack parameters a profile sets unless ``attack_params`` sets the same (attack, key).
 PROFILE_ATTACK_PARAMS: dict[str, tuple[tuple[str, str, Any], ...]] = {
     "quick": (("apgd-ce", "max_iter", 20), ("apgd-dlr", "max_iter", 20)),
+    "paper": (("deepfool", "max_iter", 50),),
 }
 
 
@@ -65,8 +66,8 @@ class PipelineConfig:
         Attack parameters for every sweep (white-box, transfer, defense, adaptive), e.g.
         ``("pgd", "steps", 40)`` or ``"pgd.steps=40"``; each sweep gets the entries that apply
         to its attacks (`artgenre.attacks.params.select_params`). The profile's
-        `PROFILE_ATTACK_PARAMS` (quick: APGD with 20 iterations) come first unless an entry
-        sets the same attack and key.
+        `PROFILE_ATTACK_PARAMS` (quick: APGD with 20 iterations; paper: DeepFool with 50) come
+        first unless an entry sets the same attack and key.
     transfer_attacks, transfer_eps
         Transfer sweep between every ordered pair of models (empty to skip).
     waveform_attacks, waveform_snr_db, waveform_models
@@ -105,7 +106,7 @@ class PipelineConfig:
     profile: str = "quick"
     epochs: int | None = None
     models: tuple[str, ...] = ("cnn", "resnet18")
-    attacks: tuple[str, ...] = ("fgsm", "pgd", "apgd-ce", "noise")
+    attacks: tuple[str, ...] = ("fgsm", "pgd", "apgd-ce", "deepfool", "noise")
     eps: tuple[float, ...] = QUICK_EPS
     attack_params: tuple[tuple[str, str, Any], ...] = ()
     transfer_attacks: tuple[str, ...] = ("fgsm", "pgd")

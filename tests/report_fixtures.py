@@ -298,9 +298,10 @@ def _waveform_folder(root: Path) -> tuple[Path, dict]:
     np.savez(root / "examples-cnn.npz", **z, audio_clean=audio, audio_adv=audio + noise,
              snr_db=np.array([99.0, 99.0]))  # deliberately wrong: the report recomputes it
     attack = _attack(rng, "cnn", 0.7, checks=[], deepfool=False, eps=(0.01, 0.03),
-                     examples={"file": "examples-cnn.npz", "indices": [0, 1]})
-    _cell_of(attack, "pgd", 0.01)["roundtrip"] = {"segment_accuracy": proportion(150, N),
-                                                  "success_rate": proportion(3, 8)}
+                     examples={"file": "examples-cnn.npz", "indices": [0, 1], "attack": "pgd", "eps": 0.01,
+                               "roundtrip": {"method": "griffin-lim", "n": 8, "fooled_in_memory": 8,
+                                             "clean_right": 5, "adversarial_wrong": 6,
+                                             "success_rate": proportion(3, 8)}})
     for norm, grid in (("l2rel", WAVE_L2), ("inf", WAVE_INF)):
         for a in ("fgsm", "pgd"):
             attack["cells"] += [_wave_cell(rng, a, e, norm, 0.6 - 4 * e - (a == "pgd") * 0.1) for e in grid]

@@ -172,3 +172,45 @@ def test_deepfool_through_the_fast_gradient_matches_arts_default_path(batch_size
             for c in (ref, fast)]
     assert np.abs(runs[0] - x).max() > 0  # the attack moved the inputs, so the comparison means something
     assert np.abs(runs[1] - runs[0]).max() <= 1e-5
+
+
+def test_all_class_gradients_are_computed_only_when_read():
+    from artgenre.art_adapter import DeferredGradients
+
+    fast = _classifier("cnn", seed=5)
+    ref = _art_reference(fast.model)
+    x, _ = _batch(n=3, seed=6)
+    got = fast.class_gradient(x)
+    assert isinstance(got, DeferredGradients) and not got.computed
+    assert got.shape == (3, 10, *SHAPE) and got.ndim == 5 and len(got) == 3 and not got.computed
+    x[:] = 0.5  # the caller's array may change before the gradients are read
+    want = ref.class_gradient(_batch(n=3, seed=6)[0])
+    # Every numpy use reads the same array: ufuncs, indexing, np.* functions, attributes.
+    assert np.abs(np.asarray(got) - want).max() <= 1e-5 * max(1.0, np.abs(want).max())
+    assert got.computed
+    diff = got - got[np.arange(3), [0, 1, 2]][:, None]
+    assert isinstance(diff, np.ndarray) and diff.shape == want.shape
+    np.testing.assert_allclose(np.swapaxes(got, 0, 1), np.swapaxes(np.asarray(got), 0, 1))
+    assert got.dtype == np.float32 and got.reshape(3, -1).shape == (3, 10 * int(np.prod(SHAPE)))
+
+
+def test_deepfool_reads_one_gradient_set_fewer_per_sample_than_it_requests():
+    from art.attacks.evasion import DeepFool
+
+    from artgenre.art_adapter import DeferredGradients
+
+    fast = _classifier("cnn", seed=3)
+    x, _ = _batch(n=4, seed=4)
+    made = []
+    inner = fast.class_gradient
+
+    def counting(*args, **kwargs):
+        made.append(inner(*args, **kwargs))
+        return made[-1]
+
+    fast.class_gradient = counting
+    for i in range(len(x)):
+        DeepFool(fast, max_iter=10, epsilon=0.02, batch_size=1, verbose=False).generate(x[i:i + 1])
+    assert made and all(isinstance(g, DeferredGradients) for g in made)
+    # The last set requested for each sample arrives after it is fooled (or at max_iter) and is dropped.
+    assert sum(not g.computed for g in made) == len(x)

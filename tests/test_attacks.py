@@ -12,6 +12,7 @@ from torch import nn
 from artgenre.art_adapter import as_art_classifier
 from artgenre.attacks import (
     ATTACKS,
+    DEEPFOOL_MAX_ITER,
     DEEPFOOL_OVERSHOOT,
     PGD_STEP_RATIO,
     PGD_STEPS,
@@ -196,7 +197,7 @@ def test_fgsm_is_one_full_signed_gradient_step(clf, data):
 def test_deepfool_uses_paper_overshoot_and_configurable_iterations(clf):
     attack = ATTACKS["deepfool"](clf, eps=0.0, batch_size=8)
     assert attack.art_attack.epsilon == DEEPFOOL_OVERSHOOT == 0.02
-    assert attack.art_attack.max_iter == 50 and attack.art_attack.nb_grads == 10
+    assert attack.art_attack.max_iter == DEEPFOOL_MAX_ITER and attack.art_attack.nb_grads == 10
     custom = make_attack("deepfool", clf, eps=0.0, batch_size=8, params={"max_iter": 5, "nb_grads": 2})
     assert custom.art_attack.max_iter == 5 and custom.art_attack.nb_grads == 2
 
@@ -294,7 +295,8 @@ def test_registry_entries_say_what_each_attack_is():
     assert all(ATTACKS[a].eps_bounded != ATTACKS[a].minimal_norm for a in ATTACKS)
     assert {a for a in ATTACKS if ATTACKS[a].budget_checked} == {"fgsm", "pgd", "noise", "apgd-ce", "apgd-dlr",
                                                                  "square", "autoattack", "detector-pgd"}
-    assert ATTACKS["deepfool"].defaults() == {"max_iter": 50, "nb_grads": 10, "overshoot": DEEPFOOL_OVERSHOOT}
+    assert ATTACKS["deepfool"].defaults() == {"max_iter": DEEPFOOL_MAX_ITER, "nb_grads": 10,
+                                              "overshoot": DEEPFOOL_OVERSHOOT}
     art = attack_spec("art:BasicIterativeMethod")
     assert art.eps_bounded and not art.budget_checked and "max_iter" in art.params()
     with pytest.raises(ValueError, match="exactly one"):

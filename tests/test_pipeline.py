@@ -154,7 +154,7 @@ def test_profile_attack_params_yield_to_the_users_and_survive_a_reload():
     assert ("apgd-ce", "max_iter", 20) not in quick.attack_params
     assert ("apgd-dlr", "max_iter", 20) in quick.attack_params
     assert PipelineConfig(**dataclasses.asdict(quick)).attack_params == quick.attack_params
-    assert make_pipeline_config(profile="paper").attack_params == ()
+    assert make_pipeline_config(profile="paper").attack_params == PROFILE_ATTACK_PARAMS["paper"]
     assert make_pipeline_config().attack_params == PROFILE_ATTACK_PARAMS["quick"]
 
 

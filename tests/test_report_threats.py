@@ -78,7 +78,7 @@ def test_waveform_block_and_snr_figure(tmp_path):
     t2 = {r["eps"]: r for r in summary.tables["table2_robustness"].rows}
     assert set(t2) == {0.0, 0.01, 0.03}
     assert t2[0.01]["cnn/pgd"]["value"] == pytest.approx(_cell_of(attack, "pgd", 0.01)["segment_accuracy"]["value"])
-    assert "cnn PGD ε=0.01: Griffin-Lim round trip: 3 of 8 examples still fool the model" in \
+    assert "cnn PGD ε=0.01: of the saved examples that fool the model on the log-mels, 3 of 8 still do" in \
         summary.tables["table2_robustness"].note
     rows = summary.tables["table2_waveform"].rows
     wave = {(r["norm"], r["attack"], r["eps"]): r for r in rows}

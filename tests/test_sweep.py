@@ -340,6 +340,7 @@ def test_run_attack_writes_result_examples_and_resumes(checkpoint, dataset, tmp_
     ex = result["examples"]
     result_indices = sorted(np.sort(stratified_order(y=dataset.test.y, seed=0)[:12]).tolist())
     assert ex["attack"] == "pgd" and ex["eps"] == 0.01 and len(ex["indices"]) == 4
+    assert ex["roundtrip"]["method"] == "griffin-lim" and "skipped" in ex["roundtrip"]  # 32x32: not log-mels
     with np.load(tmp_path / ex["file"]) as z:
         assert z["clean"].shape == z["adversarial"].shape == (4, 1, SIDE, SIDE)
         assert np.abs(z["adversarial"] - z["clean"]).max() <= 0.01 + 1e-6

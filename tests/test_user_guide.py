@@ -22,7 +22,7 @@ ATTACK = ["--limit", "3", "--device", "cpu", "--batch-size", "8"]
 STEPS = [
     ("artgenre train --model cnn --profile quick --out results", [*DATA, "--epochs", "1", "--device", "cpu"], 0),
     ("artgenre attack --checkpoint results/checkpoints/cnn.pt --attacks fgsm,pgd,deepfool,noise",
-     ["--eps", "0,0.01,0.1", *ATTACK, "--param", "deepfool.max_iter=3"], 0),
+     ["--eps", "0,0.01,0.1", *ATTACK], 0),
     # Other PGD parameters into the same folder: refused (another configuration) ...
     ("artgenre attack --checkpoint results/checkpoints/cnn.pt --attacks pgd --param pgd.steps=50 --param pgd.restarts=5",
      ["--eps", "0.01", *ATTACK], 1),

@@ -269,3 +269,38 @@ def test_squeezing_is_evaluated_under_the_waveform_threat(data, tmp_path):
     result = run_defense(cfg, data=data, progress=False)
     assert {(c["attack"], c["adaptive"], c["threat"]) for c in result["cells"]} == {
         ("fgsm", False, "waveform"), ("fgsm", True, "waveform")}
+
+
+class _Brightness(torch.nn.Module):
+    """Class 1 when a log-mel segment's mean is above 0.5, else class 0."""
+
+    def __init__(self):
+        super().__init__()
+        self.gain = torch.nn.Parameter(torch.tensor(100.0))
+
+    def forward(self, x):
+        m = x.mean(dim=(1, 2, 3))
+        return torch.stack([0.5 - m, m - 0.5], dim=1) * self.gain
+
+
+def test_griffin_lim_round_trip_inverts_only_pairs_fooled_in_memory(monkeypatch):
+    import artgenre.report.audio as audio
+    from artgenre.art_adapter import as_art_classifier
+    from artgenre.attacks.roundtrip import griffin_lim_roundtrip
+
+    clf = as_art_classifier(_Brightness(), device="cpu", nb_classes=2)
+    rng = np.random.default_rng(0)
+    dark = np.clip(0.3 + 0.05 * rng.standard_normal((3, 1, 128, 128)), 0, 1).astype(np.float32)
+    clean, adversarial = dark.copy(), dark.copy()
+    adversarial[0] += 0.4  # pair 0 fools the model in memory; pairs 1 and 2 do not
+    inverted = []
+    real = audio.invert_pair
+    monkeypatch.setattr(audio, "invert_pair", lambda **kw: inverted.append(kw) or real(**kw))
+    trip = griffin_lim_roundtrip(classifier=clf, clean=clean, adversarial=adversarial, y=np.zeros(3, int),
+                                 batch_size=4, n_iter=2)
+    assert len(inverted) == 1 and trip["n"] == 3 and trip["fooled_in_memory"] == 1
+    assert trip["success_rate"]["n"] == 1
+    assert trip["success_rate"]["k"] == int(trip["clean_right"] == 1 and trip["adversarial_wrong"] == 1)
+    small = griffin_lim_roundtrip(classifier=clf, clean=clean[:, :, :32, :32], adversarial=clean[:, :, :32, :32],
+                                  y=np.zeros(3, int), batch_size=4)
+    assert "skipped" in small and "success_rate" not in small

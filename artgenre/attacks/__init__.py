@@ -27,7 +27,16 @@ from typing import Any
 from artgenre.attacks import library as _library  # noqa: F401  (registers the attacks)
 from artgenre.attacks import strong as _strong  # noqa: F401  (registers apgd-*, square, autoattack)
 from artgenre.attacks.art_classes import art_attack_classes, art_factory
-from artgenre.attacks.library import DEEPFOOL_OVERSHOOT, PGD_STEP_RATIO, PGD_STEPS, deepfool, fgsm, noise, pgd
+from artgenre.attacks.library import (
+    DEEPFOOL_MAX_ITER,
+    DEEPFOOL_OVERSHOOT,
+    PGD_STEP_RATIO,
+    PGD_STEPS,
+    deepfool,
+    fgsm,
+    noise,
+    pgd,
+)
 from artgenre.attacks.params import attack_params, parse_params, parse_triples, parse_value, resolve_params
 from artgenre.attacks.spec import (
     ART_PREFIX,
@@ -90,7 +99,8 @@ def make_attack(name: str, classifier, *, eps: float, batch_size: int, params: M
 
 
 __all__ = [
-    "ART_PREFIX", "ATTACKS", "AttackSpec", "DEEPFOOL_OVERSHOOT", "PGD_STEPS", "PGD_STEP_RATIO", "PreparedAttack",
+    "ART_PREFIX", "ATTACKS", "AttackSpec", "DEEPFOOL_MAX_ITER", "DEEPFOOL_OVERSHOOT",
+    "PGD_STEPS", "PGD_STEP_RATIO", "PreparedAttack",
     "art_attack_classes", "art_factory", "attack_params", "attack_spec", "check_attack_name", "deepfool",
     "fgsm", "frozen_weights", "is_eps_bounded", "make_attack", "noise", "parse_params", "parse_triples",
     "parse_value", "pgd", "register_attack", "resolve_params",
