@@ -211,9 +211,24 @@ class WaveformModel(nn.Module):
         ParameterError
             No reference set, or ``audio`` does not fit the front end.
         """
+        return self.model(self.features(audio))
+
+    def features(self, audio: torch.Tensor) -> torch.Tensor:
+        """The spectrogram model's input: the front end's log-mels of ``audio`` (B, L) under the
+        current reference power, (B, 1, n_mels, frames) in [0, 1].
+
+        Raises
+        ------
+        ParameterError
+            No reference set, or ``audio`` does not fit the front end.
+        """
         if not self._has_reference:
             raise ParameterError("WaveformModel has no reference power; call set_reference(ref) first")
-        return self.model(self.frontend(audio, self.reference))
+        return self.frontend(audio, self.reference)
+
+    def split_features(self):
+        """``(features, head)`` with ``forward == head ∘ features``: where the spectrogram is."""
+        return self.features, self.model
 
 
 class _Bpda(torch.autograd.Function):

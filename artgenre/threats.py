@@ -57,9 +57,6 @@ class ThreatModel:
     budget_kinds: tuple[str, ...] = ("linf",)
     #: Saved examples are only verified successful attacks (`artgenre.attacks.audio_examples`).
     verified_examples = False
-    #: The perturbed array is the model's own input, so defenses that read it outside the
-    #: classifier (the squeezing detector: `Defense.reads_model_input`) can run under this threat.
-    input_is_model_input = True
 
     def inputs(self, split) -> np.ndarray:
         """The perturbed array of ``split``, shape (N, ...)."""
@@ -96,6 +93,12 @@ class ThreatModel:
             self.prepare(classifier, split=split, group=g)
             out[g] = generate_chunks(atk, x[g], y[g], chunk, advance)
         return out
+
+    def model_inputs(self, classifier, x: np.ndarray, *, split, batch_size: int) -> np.ndarray:
+        """What the spectrogram model inside ``classifier`` sees for ``x`` (rows of ``split``):
+        (N, 1, n_mels, frames) in [0, 1], for defenses that read it outside the classifier (the
+        squeezing detector). ``x`` itself by default."""
+        return np.asarray(x, dtype=np.float32)
 
     def predict(self, classifier, x: np.ndarray, *, split, batch_size: int) -> np.ndarray:
         """``classifier``'s logits (N, n_classes) on ``x`` (rows of ``split``), group by group."""

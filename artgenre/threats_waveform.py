@@ -103,6 +103,12 @@ def _scaled(*, model, scale: float):
         def forward(self, u):
             return self.inner(u * scale)
 
+        def split_features(self):
+            from artgenre.defenses.detector_attack import split_features
+
+            features, head = split_features(self.inner)
+            return (lambda u: features(u * scale)), head
+
     return Scaled()
 
 
@@ -116,9 +122,6 @@ class WaveformThreat(ThreatModel):
     budget_unit = "full-scale amplitude (linf) or ‖δ‖/‖x‖ (l2rel)"
     budget_kinds = ("linf", "l2rel")
     verified_examples = True
-    # The squeezing detector scores the model's input outside the classifier; behind the front
-    # end that is not wired yet. Squeezing itself runs inside the model (`InputDefences`).
-    input_is_model_input = False
 
     def inputs(self, split) -> np.ndarray:
         audio = getattr(split, "audio", None)
@@ -185,7 +188,7 @@ class WaveformThreat(ThreatModel):
             return super().craft(attack=attack, classifier=classifier, x=x, y=y, split=split, norm=norm, eps=eps,
                                  batch_size=batch_size, params=params, chunk=chunk, advance=advance)
         from artgenre.art_adapter import as_art_classifier
-        from artgenre.attacks.spec import attack_spec
+        from artgenre.attacks.spec import CLASSIFIER_CONTEXT, attack_spec
 
         params = self.attack_params(attack=attack, norm=norm, params=params)
         spec = attack_spec(attack)
@@ -203,6 +206,9 @@ class WaveformThreat(ThreatModel):
                                                clip_values=(lo / scale, hi / scale))
                     # The budget's norm goes to the factory directly: for fgsm/pgd/noise it
                     # is not a user parameter (attack_params validated the rest).
+                    for name in CLASSIFIER_CONTEXT:  # e.g. the detector a detector-aware attack evades
+                        if hasattr(classifier, name):
+                            setattr(scaled, name, getattr(classifier, name))
                     atk = spec.factory(scaled, eps=eps, batch_size=1, **params)
                     u = atk.generate(x[i : i + 1] / np.float32(scale), y[i : i + 1])
                     out[i] = self._project(x[i], u[0].astype(np.float64) * scale, eps * scale)
@@ -217,6 +223,22 @@ class WaveformThreat(ThreatModel):
         if n > radius:
             d *= radius / n * (1 - 1e-6)
         return np.clip(x64 + d, *self.clip_values).astype(np.float32)
+
+    def model_inputs(self, classifier, x: np.ndarray, *, split, batch_size: int) -> np.ndarray:
+        import torch
+
+        module = classifier.model
+        out = None
+        with torch.no_grad():
+            for g in self.groups(split):
+                self.prepare(classifier, split=split, group=g)
+                for i in range(0, len(g), batch_size):
+                    rows = g[i : i + batch_size]
+                    z = module.features(torch.from_numpy(np.ascontiguousarray(x[rows], dtype=np.float32))
+                                        .to(classifier.device)).cpu().numpy()
+                    out = np.empty((len(x),) + z.shape[1:], np.float32) if out is None else out
+                    out[rows] = z
+        return out
 
     def measure(self, *, norm: str, eps: float, x, x_adv, y, split, classifier, clean_pred,
                 batch_size: int) -> dict:

@@ -847,15 +847,27 @@ def test_attack_without_a_norm_cannot_take_an_snr_budget():
         threat_model("waveform").attack_params(attack="art:BasicIterativeMethod", norm="l2rel", params={})
 
 
-def test_the_detector_under_the_waveform_threat_model_is_refused():
-    from artgenre.defenses import make_defense_config
-    from artgenre.errors import ParameterError
+def test_defense_threat_must_be_a_threat_model_and_every_defense_runs_under_each():
+    from artgenre.defenses import DEFENSES, make_defense_config
+    from artgenre.errors import ArtGenreError
+    from artgenre.threats import THREAT_MODELS
 
-    with pytest.raises(ParameterError, match=r"defense='detector' scores the model's input.*threat='waveform'.*"
-                                             r"adv-mixed.*squeeze.*or use threat: spectrogram"):
-        make_defense_config(model="cnn", defense="detector", threat="waveform")
-    for accepted in ("adv-mixed", "squeeze", "squeeze-mixed"):
-        make_defense_config(model="cnn", defense=accepted, threat="waveform")
+    with pytest.raises(ArtGenreError, match=r"'audio'.*spectrogram.*waveform"):
+        make_defense_config(model="cnn", defense="detector", threat="audio")
+    for threat in THREAT_MODELS:
+        for defense in DEFENSES:
+            make_defense_config(model="cnn", defense=defense, threat=threat)
+
+
+def test_detector_pgd_rejects_an_unknown_norm():
+    from artgenre.art_adapter import as_art_classifier
+    from artgenre.attacks import make_attack
+    from artgenre.errors import ParameterError
+    from artgenre.models import build_model
+
+    clf = as_art_classifier(build_model(name="cnn", input_size=32), input_shape=(1, 32, 32))
+    with pytest.raises(ParameterError, match=r"norm='1'.*'inf' or 2"):
+        make_attack("detector-pgd", clf, eps=0.01, batch_size=4, params={"norm": "1"})
 
 
 def test_pipeline_waveform_models_must_be_trained_in_the_run():

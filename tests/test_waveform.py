@@ -271,6 +271,63 @@ def test_squeezing_is_evaluated_under_the_waveform_threat(data, tmp_path):
         ("fgsm", False, "waveform"), ("fgsm", True, "waveform")}
 
 
+def test_model_inputs_are_the_front_ends_log_mels(clf, data):
+    split = data.test
+    z = threat_model("waveform").model_inputs(clf, np.asarray(split.audio), split=split, batch_size=5)
+    assert z.shape == np.shape(split.x) and float(np.abs(z - np.asarray(split.x)).max()) <= 1e-4
+    x = np.asarray(split.x[:3])
+    assert np.array_equal(threat_model("spectrogram").model_inputs(None, x, split=split, batch_size=2), x)
+
+
+def test_detector_aware_pgd_on_audio_keeps_its_budget_and_squeezes_the_spectrogram(clf, model, data):
+    from artgenre.attacks import make_attack
+    from artgenre.defenses.detector import detector_scores
+    from artgenre.defenses.squeeze import detector_squeezers
+
+    tm = threat_model("waveform")
+    split = data.test
+    squeezers = detector_squeezers(bit_depth=4, median=True)
+    spec = threat_model("spectrogram").classifier(model, device=DEVICE, model_input_shape=(1, 128, 128),
+                                                  nb_classes=data.n_classes)
+    clf.detector_guard = (squeezers, 0.5)
+    try:
+        audio = np.asarray(split.audio, dtype=np.float32)
+        for norm, eps in (("inf", 0.002), ("l2rel", snr_to_eps(30))):
+            x_adv = tm.craft(attack="detector-pgd", classifier=clf, x=audio, y=split.y, split=split, norm=norm,
+                             eps=eps, batch_size=8, params={"steps": 3}, chunk=8, advance=lambda k: None)
+            d = (x_adv - audio).astype(np.float64)
+            assert np.abs(x_adv).max() <= 1.0 and np.abs(d).max() > 0
+            if norm == "inf":
+                assert np.abs(d).max() <= eps + 1e-6
+            else:
+                ratio = np.linalg.norm(d, axis=1) / np.linalg.norm(audio.astype(np.float64), axis=1)
+                assert ratio.max() <= eps * (1 + 1e-5)
+        scores = detector_scores(classifier=spec, x=tm.model_inputs(clf, x_adv, split=split, batch_size=8),
+                                 squeezers=squeezers)
+        assert scores.shape == (len(split.y),) and np.isfinite(scores).all()
+    finally:
+        del clf.detector_guard
+
+
+def test_the_squeezing_detector_is_evaluated_under_the_waveform_threat(data, tmp_path):
+    from artgenre.data import DataConfig
+    from artgenre.defenses import make_defense_config, result_path, run_defense
+
+    cfg = make_defense_config(
+        model="cnn", defense="detector", threat="waveform", data=DataConfig(
+            dataset="synth", options={"clips_per_genre": 4, "clip_seconds": 6.5}), epochs=1, attacks="fgsm",
+        eps=(0.001,), limit=4, device=DEVICE, out=str(tmp_path), strength_check=False)
+    result = run_defense(cfg, data=data, progress=False)
+    assert result_path(tmp_path, model="cnn", defense="detector", threat="waveform").exists()
+    det = result["detector"]
+    assert 0 <= det["fpr_val"]["value"] <= cfg.target_fpr + 1e-9 and det["threshold"] >= 0
+    rows = {(p["attack"], p["adaptive"]) for p in det["per_attack"]}
+    assert rows == {("fgsm", False), ("detector-pgd", True)}
+    assert all(c["threat"] == "waveform" for c in result["cells"] + result["detector_cells"])
+    assert all(c["linf"]["max"] <= 0.001 + 1e-6 for c in result["detector_cells"])
+    assert det["worst_case"] and det["worst_case"][0]["eps"] == pytest.approx(0.001)
+
+
 class _Brightness(torch.nn.Module):
     """Class 1 when a log-mel segment's mean is above 0.5, else class 0."""
 

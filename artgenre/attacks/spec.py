@@ -117,6 +117,11 @@ def model_of(classifier):
     return getattr(classifier, "model", None)
 
 
+#: Attributes an attack reads off its classifier besides ART's (``detector_guard``: the detector
+#: that ``detector-pgd`` evades); code that rebuilds a classifier around another copies them.
+CLASSIFIER_CONTEXT = ("detector_guard",)
+
+
 def prepared(name: str, eps: float, classifier, *, art_attack=None, fn=None) -> PreparedAttack:
     """`PreparedAttack` ``name`` at ``eps`` against ``classifier`` (its weights are frozen while
     it runs): ``art_attack.generate`` unless ``fn(x, y)`` is given."""

@@ -225,8 +225,8 @@ def autoattack(classifier, *, eps: float, batch_size: int, max_iter: int = APGD_
 
 
 def detector_pgd(classifier, *, eps: float, batch_size: int, steps: int = 20, step_ratio: float = 0.1,
-                 restarts: int = 1) -> PreparedAttack:
-    """Detector-aware L∞ PGD (`artgenre.defenses.detector_attack.detector_aware_pgd`).
+                 restarts: int = 1, norm="inf") -> PreparedAttack:
+    """Detector-aware PGD (`artgenre.defenses.detector_attack.detector_aware_pgd`).
 
     Against a classifier carrying ``detector_guard = (squeezers, threshold)`` (set by the
     ``detector`` defense once calibrated) it maximises CE − λ·relu(score − τ + margin) and keeps
@@ -236,13 +236,16 @@ def detector_pgd(classifier, *, eps: float, batch_size: int, steps: int = 20, st
     Parameters
     ----------
     classifier : art.estimators.classification.PyTorchClassifier
-        Image-shaped inputs (N, C, H, W).
+        Inputs (N, ...) within its ``clip_values``; the squeezers act on the spectrogram model's
+        input (`artgenre.defenses.detector_attack.split_features`).
     eps : float
-        L∞ budget in [0, 1].
+        Budget in [0, 1] (L∞, or per-sample L2 with ``norm=2``).
     batch_size : int
         >= 1.
     steps, step_ratio, restarts : int, float, int
         Steps of ``step_ratio · ε`` (in (0, 1]) per random start; ``restarts`` >= 1 starts.
+    norm : {"inf", 2}
+        The budget's norm.
 
     Returns
     -------
@@ -257,9 +260,14 @@ def detector_pgd(classifier, *, eps: float, batch_size: int, steps: int = 20, st
     eps, batch_size = check_eps(eps), check_batch_size(batch_size)
     steps, restarts = check_int("steps", steps, 1), check_int("restarts", restarts, 1)
     step_ratio = check_range("step_ratio", step_ratio, low=0.0, high=1.0, low_open=True)
+    from artgenre.defenses.detector_attack import _check_norm
+
+    norm = _check_norm(norm)
     if eps == 0:
         return identity_attack("detector-pgd", eps)
     squeezers, threshold = getattr(classifier, "detector_guard", None) or ([], float("inf"))
+    clip_values = getattr(classifier, "clip_values", None)
+    clip = (0.0, 1.0) if clip_values is None else (float(clip_values[0]), float(clip_values[1]))
 
     def fn(x: np.ndarray, y) -> np.ndarray:
         from artgenre.defenses.detector_attack import detector_aware_pgd
@@ -271,7 +279,8 @@ def detector_pgd(classifier, *, eps: float, batch_size: int, steps: int = 20, st
             model=classifier.model, squeezers=squeezers, threshold=threshold, x=x,
             y=y.argmax(axis=1) if y.ndim == 2 else y, eps=eps, steps=steps, step_ratio=step_ratio,
             restarts=restarts, batch_size=batch_size, seed=int(np.random.randint(0, 2**31 - 1)),
-            device=getattr(classifier, "device", None))
+            device=getattr(classifier, "device", None), norm=norm,
+            clip_values=clip)
         return x_adv
 
     return prepared("detector-pgd", eps, classifier, fn=fn)
@@ -279,7 +288,7 @@ def detector_pgd(classifier, *, eps: float, batch_size: int, steps: int = 20, st
 
 for _spec in (
     AttackSpec("detector-pgd", detector_pgd, "detector-aware PGD against a guarded classifier (steps, "
-               "step_ratio, restarts); plain PGD without a detector", budget_checked=True),
+               "step_ratio, restarts, norm); plain PGD without a detector", budget_checked=True),
     AttackSpec("apgd-ce", _apgd_factory("cross_entropy", "apgd-ce"),
                "APGD, cross-entropy loss (max_iter, nb_random_init, step_ratio, norm)", budget_checked=True),
     AttackSpec("apgd-dlr", _apgd_factory("difference_logits_ratio", "apgd-dlr"),

@@ -223,13 +223,7 @@ class DefenseConfig:
         set_("out", str(self.out))
         if not isinstance(self.strength_check, (bool, np.bool_)):
             raise ParameterError(f"strength_check={self.strength_check!r} is not valid; expected true or false")
-        if DEFENSES[self.defense].reads_model_input and not THREAT_MODELS[self.threat].input_is_model_input:
-            raise ParameterError(
-                f"defense={self.defense!r} scores the model's input (the spectrogram) outside the classifier and "
-                f"cannot be evaluated under threat={self.threat!r} yet; under it run one of: "
-                + ", ".join(n for n in DEFENSES if not DEFENSES[n].reads_model_input)
-                + "; or use threat: " + ", ".join(n for n in THREAT_MODELS if THREAT_MODELS[n].input_is_model_input)
-            )
+        THREAT_MODELS[self.threat]  # an unknown name lists the valid ones
 
     @property
     def strategy(self) -> Defense:

@@ -255,16 +255,22 @@ class DetectorMonitor:
     config : artgenre.defenses.DefenseConfig
         Uses ``bit_depth``, ``median``, ``target_fpr``, ``eval_batch_size``.
     guarded : ART classifier
-        The classifier the detector protects (without a squeezer attached).
+        The spectrogram classifier the detector protects (without a squeezer attached).
     data : artgenre.data.Dataset
         ``val`` calibrates the threshold.
     split : artgenre.data.Split
         The evaluated samples.
     previous : dict or None
         A previous result of the same run.
+    inputs : np.ndarray, optional
+        The attacked array of ``split`` (the threat model's `inputs`; default ``split.x``).
+    model_inputs : callable, optional
+        Maps an attacked array (clean or adversarial, rows of ``split``) to what ``guarded``
+        classifies, e.g. the waveform front end's log-mels (default: the identity). The
+        threshold is calibrated on ``data.val.x``, the dataset's own log-mels.
     """
 
-    def __init__(self, *, config, guarded, data, split, previous: dict | None):
+    def __init__(self, *, config, guarded, data, split, previous: dict | None, inputs=None, model_inputs=None):
         import time
 
         from artgenre.defenses.squeeze import detector_squeezers
@@ -278,7 +284,8 @@ class DetectorMonitor:
         x_val = np.asarray(data.val.x, dtype=np.float32)
         val_scores = detector_scores(classifier=guarded, x=x_val, squeezers=self.squeezers, batch_size=bs)
         self.threshold = calibrate_threshold(scores=val_scores, target_fpr=config.target_fpr)
-        self.x = np.asarray(split.x, dtype=np.float32)
+        self.model_inputs = model_inputs or (lambda x: np.asarray(x, dtype=np.float32))
+        self.x = self.model_inputs(split.x if inputs is None else inputs)
         self.y = np.asarray(split.y, dtype=np.int64)
         self.track = np.asarray(split.track)
         self.clean_scores = detector_scores(classifier=guarded, x=self.x, squeezers=self.squeezers, batch_size=bs)
@@ -307,10 +314,11 @@ class DetectorMonitor:
         return any(_row_key(p["attack"], p["eps"], p["adaptive"]) == key for p in self.per_attack)
 
     def record(self, attack: str, eps: float, adaptive: bool, x_adv: np.ndarray) -> None:
-        """Score one adversarial set (the attacked samples, shape of ``split.x``)."""
+        """Score one adversarial set (the attacked samples, as ``inputs``)."""
         from artgenre.evaluation import predict_logits
 
         bs = self.batch_size
+        x_adv = self.model_inputs(x_adv)
         scores = detector_scores(classifier=self.guarded, x=x_adv, squeezers=self.squeezers, batch_size=bs)
         adv_pred = predict_logits(self.guarded, x_adv, batch_size=bs).argmax(axis=1)
         metrics = detection_metrics(threshold=self.threshold, clean_scores=self.clean_scores, adv_scores=scores,

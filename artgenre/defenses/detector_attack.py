@@ -10,7 +10,12 @@ the forward pass and differentiated as the identity (BPDA, Athalye et al. 2018).
 sample it keeps the iterate that is misclassified *and* accepted (score ≤ τ) if one appears,
 checking each candidate with the exact detector, so the attack is never scored on an iterate
 the real system would reject. ART has no detector-aware attack, hence this loop; it uses ART's
-squeezers and the same projection as ART's PGD (L∞ ball ∩ [0, 1]).
+squeezers and the same projection as ART's PGD (the L∞ or L2 ball ∩ the input range).
+
+The squeezers act on the spectrogram model's input. For a model that computes it from the
+attacked input (the waveform threat model's front end ∘ model), `split_features` finds the
+spectrogram: the attack perturbs the audio, differentiates through the front end, and squeezes
+the front end's output, as the detector of that system does.
 """
 
 from __future__ import annotations
@@ -27,12 +32,21 @@ DETECTOR_PENALTY = 10.0
 SCORE_MARGIN = 0.02
 
 
-def _scores(model, x: torch.Tensor, squeezers) -> tuple[torch.Tensor, torch.Tensor]:
-    logits = model(x)
+def split_features(model) -> tuple:
+    """``(features, head)`` with ``model(x) == head(features(x))``, ``features(x)`` the spectrogram
+    model's input: ``model.split_features()`` where the model defines it (`WaveformModel`),
+    else the identity and ``model``."""
+    split = getattr(model, "split_features", None)
+    return split() if callable(split) else ((lambda x: x), model)
+
+
+def _scores(features, head, x: torch.Tensor, squeezers) -> tuple[torch.Tensor, torch.Tensor]:
+    z = features(x)
+    logits = head(z)
     p_raw = torch.softmax(logits, dim=1)
     score = torch.zeros(x.shape[0], device=x.device, dtype=logits.dtype)
     for s in squeezers:
-        p_sq = torch.softmax(model(_SqueezeView.apply(x, s)), dim=1)
+        p_sq = torch.softmax(head(_SqueezeView.apply(z, s)), dim=1)
         score = torch.maximum(score, (p_raw - p_sq).abs().sum(dim=1))
     return logits, score
 
@@ -40,25 +54,28 @@ def _scores(model, x: torch.Tensor, squeezers) -> tuple[torch.Tensor, torch.Tens
 def detector_aware_pgd(*, model, squeezers, threshold: float, x, y, eps: float, steps: int = 20,
                        step_ratio: float = 0.1, restarts: int = 1, batch_size: int = 32,
                        penalty: float = DETECTOR_PENALTY, margin: float = SCORE_MARGIN,
-                       seed: int = 0, device=None) -> tuple[np.ndarray, np.ndarray]:
+                       seed: int = 0, device=None, norm: str = "inf",
+                       clip_values: tuple[float, float] = (0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
     """Craft adversarial examples against classifier + detector together.
 
     Parameters
     ----------
     model : torch.nn.Module
-        The guarded model (logits), in eval mode; its weights are not changed.
+        The guarded model (logits), in eval mode; its weights are not changed. The squeezers
+        act on ``split_features(model)``'s features.
     squeezers : list of ART preprocessors
         The detector's squeezers (`artgenre.defenses.squeeze.detector_squeezers`).
     threshold : float
         The detector's calibrated threshold τ (reject when score > τ).
-    x : np.ndarray, shape (N, C, H, W), float32 in [0, 1]
+    x : np.ndarray, shape (N, ...), float32 within ``clip_values``
     y : np.ndarray of int, shape (N,)
         True labels.
     eps : float
-        L∞ budget in input units, in [0, 1].
+        Budget in input units, in [0, 1]: the L∞ or per-sample L2 radius (``norm``).
     steps, step_ratio, restarts : int, float, int
-        Sign-gradient steps of ``step_ratio · ε`` per restart; each restart starts uniformly in
-        the ε-ball.
+        Steps of ``step_ratio · ε`` per restart (along the gradient's sign for L∞, its
+        direction for L2); each restart starts uniformly in the ε-ball (L∞) or at a random
+        point of norm ≤ ε (L2).
     batch_size : int
     penalty, margin : float
         λ and the safety margin under τ of the objective above.
@@ -66,10 +83,14 @@ def detector_aware_pgd(*, model, squeezers, threshold: float, x, y, eps: float, 
         Seeds the random starts.
     device : torch.device or str, optional
         Where to compute (default: the model's device).
+    norm : {"inf", "2"}
+        The budget's norm (``2``, ``np.inf`` are accepted too).
+    clip_values : (float, float)
+        The input range (the classifier's ``clip_values``).
 
     Returns
     -------
-    x_adv : np.ndarray, shape (N, C, H, W), float32
+    x_adv : np.ndarray, shape of ``x``, float32
         For each sample, an accepted-and-misclassified iterate if one was found, else the last
         iterate of the last restart.
     evaded : np.ndarray of bool, shape (N,)
@@ -82,8 +103,10 @@ def detector_aware_pgd(*, model, squeezers, threshold: float, x, y, eps: float, 
     """
     x = np.asarray(x, dtype=np.float32)
     y = np.asarray(y).astype(np.int64).ravel()
-    if x.ndim != 4 or x.shape[0] == 0 or x.shape[0] != y.shape[0]:
-        raise DataError(f"expected x of shape (N, C, H, W) and y of shape (N,); got {x.shape} and {y.shape}")
+    if x.ndim < 2 or x.shape[0] == 0 or x.shape[0] != y.shape[0]:
+        raise DataError(f"expected x of shape (N, ...) and y of shape (N,); got {x.shape} and {y.shape}")
+    norm = _check_norm(norm)
+    lo, hi = (float(v) for v in clip_values)
     eps = check_range("eps", eps, low=0.0, high=1.0)
     steps = check_int("steps", steps, 1)
     restarts = check_int("restarts", restarts, 1)
@@ -102,9 +125,10 @@ def detector_aware_pgd(*, model, squeezers, threshold: float, x, y, eps: float, 
     try:
         for start in range(0, len(x), batch_size):
             sl = slice(start, start + batch_size)
-            xb, ev = _attack_batch(model, squeezers, float(threshold), torch.as_tensor(x[sl]).to(device),
-                                   torch.as_tensor(y[sl]).to(device), eps, steps, step_ratio * eps, restarts,
-                                   float(penalty), float(margin), gen)
+            xb, ev = _attack_batch(split_features(model), squeezers, float(threshold),
+                                   torch.as_tensor(x[sl]).to(device), torch.as_tensor(y[sl]).to(device),
+                                   _Ball(norm, eps, lo, hi), steps, step_ratio * eps, restarts, float(penalty),
+                                   float(margin), gen)
             x_adv[sl], evaded[sl] = xb, ev
     finally:
         for p in frozen:
@@ -112,15 +136,55 @@ def detector_aware_pgd(*, model, squeezers, threshold: float, x, y, eps: float, 
     return x_adv, evaded
 
 
-def _attack_batch(model, squeezers, tau, x0, y, eps, steps, step, restarts, penalty, margin, gen):
+def _check_norm(norm) -> str:
+    from artgenre.errors import ParameterError
+
+    try:
+        key = {"inf": "inf", "2": "2", 2: "2", float("inf"): "inf"}.get(norm.lower() if isinstance(norm, str) else norm)
+    except TypeError:  # unhashable
+        key = None
+    if key is None or isinstance(norm, bool):
+        raise ParameterError(f"norm={norm!r} is not valid; expected 'inf' or 2")
+    return key
+
+
+class _Ball:
+    """The budget: the ε-ball of ``norm`` around each clean input, intersected with [lo, hi]."""
+
+    def __init__(self, norm: str, eps: float, lo: float, hi: float) -> None:
+        self.norm, self.eps, self.lo, self.hi = norm, eps, lo, hi
+
+    def _per_sample(self, v: torch.Tensor) -> torch.Tensor:
+        return v.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *([1] * (v.dim() - 1)))
+
+    def start(self, x0: torch.Tensor, gen) -> torch.Tensor:
+        if self.norm == "inf":
+            noise = (torch.rand(x0.shape, generator=gen) * 2 - 1).to(x0.device) * self.eps
+        else:
+            d = torch.randn(x0.shape, generator=gen).to(x0.device)
+            r = torch.rand((x0.shape[0],), generator=gen).to(x0.device) ** (1.0 / x0[0].numel())
+            noise = d / self._per_sample(d) * (r * self.eps).view(-1, *([1] * (x0.dim() - 1)))
+        return (x0 + noise).clamp(self.lo, self.hi)
+
+    def step(self, xa: torch.Tensor, grad: torch.Tensor, step: float, x0: torch.Tensor) -> torch.Tensor:
+        if self.norm == "inf":
+            xa = xa + step * grad.sign()
+            return torch.min(torch.max(xa, x0 - self.eps), x0 + self.eps).clamp(self.lo, self.hi)
+        xa = xa + step * grad / self._per_sample(grad)
+        delta = xa - x0
+        delta = delta * (self.eps / self._per_sample(delta)).clamp(max=1.0)
+        return (x0 + delta).clamp(self.lo, self.hi)
+
+
+def _attack_batch(split, squeezers, tau, x0, y, ball: _Ball, steps, step, restarts, penalty, margin, gen):
+    features, head = split
     best = x0.clone()
     found = torch.zeros(x0.shape[0], dtype=torch.bool, device=x0.device)
     for _ in range(restarts):
-        noise = (torch.rand(x0.shape, generator=gen) * 2 - 1).to(x0.device) * eps
-        xa = (x0 + noise).clamp(0.0, 1.0)
+        xa = ball.start(x0, gen)
         for _ in range(steps + 1):
             xa.requires_grad_(True)
-            logits, score = _scores(model, xa, squeezers)
+            logits, score = _scores(features, head, xa, squeezers)
             wrong = logits.argmax(dim=1) != y
             # Exact decision: the squeezers ran in the forward pass, so `score` is the detector's.
             hit = wrong & (score <= tau) & ~found
@@ -130,10 +194,9 @@ def _attack_batch(model, squeezers, tau, x0, y, eps, steps, step, restarts, pena
             objective = ce - penalty * torch.relu(score - (tau - margin))
             (grad,) = torch.autograd.grad(objective.sum(), xa)
             with torch.no_grad():
-                xa = xa.detach() + step * grad.sign()
-                xa = torch.min(torch.max(xa, x0 - eps), x0 + eps).clamp(0.0, 1.0)
+                xa = ball.step(xa.detach(), grad, step, x0)
         best[~found] = xa.detach()[~found]
     return best.cpu().numpy(), found.cpu().numpy()
 
 
-__all__ = ["DETECTOR_PENALTY", "SCORE_MARGIN", "detector_aware_pgd"]
+__all__ = ["DETECTOR_PENALTY", "SCORE_MARGIN", "detector_aware_pgd", "split_features"]

@@ -70,10 +70,6 @@ class Defense:
     ratio: float | None = None
     #: `artgenre.defenses.adversarial.INNER_ATTACKS` key of the training attack.
     inner: str | None = None
-    #: Whether it reads the model's input outside the classifier, as the detector scores it
-    #: (needs `ThreatModel.input_is_model_input`).
-    reads_model_input = False
-
     def __init__(self, name: str, summary: str) -> None:
         self.name = name
         self.summary = summary
@@ -166,27 +162,38 @@ class SqueezedAdversarialTraining(Squeezing, AdversarialTraining):
 class SqueezeDetector(Defense):
     """Feature-squeezing detector guarding the baseline (`artgenre.defenses.detector`)."""
 
-    reads_model_input = True
-
     def plan(self, *, config, raw, model) -> Plan:
+        from artgenre.threats import DEFAULT_THREAT, threat_model
+
         # The attacks' own classifier: `monitor` hands it the calibrated detector, which
         # `detector-pgd` (`artgenre.defenses.detector_attack.detector_aware_pgd`) then evades.
         guard = _wrap(model.model, config=config, model=model)
         guard.detector_guard = None
+        # The detector scores the spectrogram model's own input (behind the waveform front end
+        # under that threat model), so it guards the spectrogram classifier of the same weights.
+        spectrogram = threat_model(DEFAULT_THREAT).classifier(
+            model.model, device=config.device, model_input_shape=model.input_shape, nb_classes=model.n_classes)
         # The detector leaves classification alone, so the classifier's accuracy under attack
         # is the white-box one (adaptive: false; it ignores the detector). The detector-aware
         # attack trades misclassification for evasion by design: its cells go to
         # ``detector_cells`` so that no report credits them as the classifier's robust accuracy;
         # the guarded system's worst case is the detector block's ``worst_case``.
-        return Plan(defended=raw, guarded=raw, passes=(
+        return Plan(defended=raw, guarded=spectrogram, passes=(
             Pass(adaptive=False, craft=raw, evaluate=raw),
             Pass(adaptive=True, craft=guard, evaluate=raw, into="detector_cells", attacks=("detector-pgd",)),
         ))
 
     def monitor(self, *, config, plan: Plan, data, split, previous: dict | None):
         from artgenre.defenses.detector import DetectorMonitor
+        from artgenre.threats import threat_model
 
-        monitor = DetectorMonitor(config=config, guarded=plan.guarded, data=data, split=split, previous=previous)
+        threat = threat_model(config.threat)
+
+        def model_inputs(x):
+            return threat.model_inputs(plan.defended, x, split=split, batch_size=config.eval_batch_size)
+
+        monitor = DetectorMonitor(config=config, guarded=plan.guarded, data=data, split=split, previous=previous,
+                                  inputs=threat.inputs(split), model_inputs=model_inputs)
         for p in plan.passes:
             if hasattr(p.craft, "detector_guard"):
                 p.craft.detector_guard = (monitor.squeezers, monitor.threshold)
