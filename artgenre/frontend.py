@@ -261,6 +261,12 @@ class InputDefences(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(_Bpda.apply(x, self.defences))
 
+    def extra_repr(self) -> str:
+        # The defences' settings, so that two wrappers differ in repr when they differ in output.
+        return "defences=" + ", ".join(
+            f"{type(d).__name__}({', '.join(f'{p}={getattr(d, p, None)!r}' for p in getattr(d, 'params', []))})"
+            for d in self.defences)
+
 
 def reference_groups(*, ref) -> list[np.ndarray]:
     """Sample indices grouped by equal reference power, for one attack call per group.

@@ -83,6 +83,20 @@ def seed_folders(config) -> list[tuple[int, Path]]:
     return [(int(s), out / f"seed-{int(s)}") for s in seeds]
 
 
+def _shared_cells(config, model: str) -> tuple[tuple[str, float], ...]:
+    """The white-box cells of ``model`` that other units craft again: transfers from it, and
+    defenses on it whose non-adaptive pass crafts on its weights (`Defense.crafts_on_baseline`)."""
+    from artgenre.defenses import DEFENSES
+
+    cells = set()
+    if len(config.models) > 1:
+        cells |= {(a, e) for a in config.transfer_attacks for e in config.transfer_eps}
+    if model in config.defense_models and any(DEFENSES[d].crafts_on_baseline for d in config.defenses):
+        cells |= {(a, e) for a in config.defense_attacks for e in config.defense_eps}
+    grid = set(config.eps)
+    return tuple(sorted((a, e) for a, e in cells if a in config.attacks and e in grid and e > 0))
+
+
 def build_units(config, *, cpus: int | None = None, progress: bool = False) -> list[Unit]:
     """The grid of ``config`` as units with their dependencies.
 
@@ -131,7 +145,7 @@ def build_units(config, *, cpus: int | None = None, progress: bool = False) -> l
                 checkpoint=checkpoints[model], attacks=config.attacks, eps=config.eps,
                 params=select_params(attacks=config.attacks, triples=config.attack_params),
                 limit=config.limit, device=config.device, out=str(out), seed=seed,
-                strength_check=config.strength_check,
+                strength_check=config.strength_check, share=_shared_cells(config, model),
             )
             units.append(unit(f"attack {model}{tag}", attack_unit, [trained[model]], config=cfg, data=data_cfg,
                               progress=progress))

@@ -9,6 +9,7 @@ stages finished and how long each took.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -339,6 +340,11 @@ def _run_units(config: PipelineConfig, *, progress: bool, executor: str, address
     for o in outcomes:
         if o.status == "skipped":
             status.add(o)
+    if not any(o.status != "done" for o in outcomes):
+        # Shared adversarial sets only save crafting within a run; a finished run needs none.
+        from artgenre.attacks.store import STORE_DIR
+
+        shutil.rmtree(out / STORE_DIR, ignore_errors=True)
     start = time.perf_counter()
     summary = build_report(results_dir=out, out_dir=out / "report")
     status.records.append({"stage": "report", "seconds": round(time.perf_counter() - start, 3), "status": "done",

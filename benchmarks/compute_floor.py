@@ -140,7 +140,8 @@ def _cell_passes(cells, *, n: int, params: dict, mult: int = 1, grad_mult: int =
     for c in cells:
         if float(c["eps"]) == 0.0:
             continue
-        grads += _grads_per_sample(c["attack"], params) * n * grad_mult
+        if not c.get("reused_adversarial"):  # a set read from the store was crafted elsewhere
+            grads += _grads_per_sample(c["attack"], params) * n * grad_mult
         forwards += n * mult
     return {"grad": grads, "forward": forwards + n * mult, "train": 0}
 

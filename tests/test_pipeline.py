@@ -163,3 +163,35 @@ def test_comma_separated_strings_in_the_python_api_read_as_on_the_command_line()
                              defense_models="cnn", waveform_attacks="pgd")
     assert c.waveform_snr_db == (30.0, 50.0) and c.eps == (0.0, 0.01)
     assert c.models == ("cnn",) and c.defenses == () and c.waveform_attacks == ("pgd",)
+
+
+def test_transfer_and_detector_read_the_white_box_adversarial_sets(tmp_path, monkeypatch):
+    """The detector's non-adaptive pass and the transfer sweep craft nothing the white-box sweeps
+    crafted: they read the stored sets, and their cells equal the white-box ones."""
+    from artgenre.attacks.store import STORE_DIR
+    from artgenre.threats import THREAT_MODELS
+
+    cfg = tiny_config(tmp_path, models=("cnn", "resnet18"), attacks=("fgsm", "pgd"), eps=(0.0, 0.03),
+                      transfer_attacks=("pgd",), transfer_eps=(0.03,), defenses=("detector",),
+                      defense_attacks=("fgsm", "pgd"), attack_params=("pgd.steps=2",), strength_check=False)
+    crafted = []
+    spectrogram = type(THREAT_MODELS["spectrogram"])
+    real = spectrogram.craft
+    monkeypatch.setattr(spectrogram, "craft",
+                        lambda self, **kw: crafted.append((kw["attack"], kw["eps"])) or real(self, **kw))
+    run_pipeline(cfg, progress=False)
+    out = Path(cfg.out)
+    assert not (out / STORE_DIR).exists()  # removed once every unit finished
+    # White-box: fgsm + pgd at 0.03 per model; the detector (fgsm, pgd non-adaptive; detector-pgd)
+    # crafts only detector-pgd; the transfers craft nothing.
+    assert sorted(crafted) == sorted(
+        [("fgsm", 0.03), ("pgd", 0.03)] * 2 + [("detector-pgd", 0.03)])
+    white = {(c["attack"], c["eps"]): c for c in json.loads((out / "attack-cnn.json").read_text())["cells"]}
+    det = json.loads((out / "defense-cnn-detector.json").read_text())
+    for c in det["cells"]:
+        if c["eps"]:
+            assert c["reused_adversarial"] is True and c["pred"] == white[(c["attack"], c["eps"])]["pred"]
+            assert c["linf"] == white[(c["attack"], c["eps"])]["linf"]
+    transfer = json.loads((out / "attack-resnet18-from-cnn.json").read_text())
+    (cell,) = [c for c in transfer["cells"] if c["eps"]]
+    assert cell["reused_adversarial"] is True and cell["linf"] == white[("pgd", 0.03)]["linf"]

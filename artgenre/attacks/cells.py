@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from artgenre.attacks.spec import attack_spec
-from artgenre.eps import parse_eps, same_eps
+from artgenre.eps import eps_key, parse_eps, same_eps
 from artgenre.errors import ParameterError, check_int
 from artgenre.runtime import log, progress as progress_bar
 from artgenre.stats import segment_proportion
@@ -175,6 +175,8 @@ def sweep_cells(
     progress: bool = True,
     threat: str = DEFAULT_THREAT,
     norm: str = DEFAULT_NORM,
+    store=None,
+    share: Iterable[tuple[str, float]] = (),
 ) -> list[dict]:
     """Evaluate every (attack, ε) cell: craft on one classifier, evaluate on another.
 
@@ -220,6 +222,12 @@ def sweep_cells(
     norm : str
         Budget of ``eps``: ``"inf"`` (L∞) or ``"l2rel"`` (‖δ‖ ≤ ε‖x‖, waveform); recorded in
         each cell and part of its key.
+    store : artgenre.attacks.store.AdversarialStore, optional
+        Each cell's adversarial set is read from it when another run of the grid stored the same
+        one (``craft_classifier`` plain, see `artgenre.attacks.store`; the cell then records
+        ``reused_adversarial: true`` and the seconds of its evaluation only).
+    share : iterable of (attack, ε)
+        Cells whose adversarial sets are written to ``store`` for other runs to read.
 
     Returns
     -------
@@ -256,6 +264,12 @@ def sweep_cells(
     cells: list[dict] = []
     # Chunks of a few batches keep the progress bar moving within a cell.
     chunk = 8 * batch_size
+    digest = None
+    if store is not None and todo:
+        from artgenre.attacks.store import classifier_digest
+
+        digest = classifier_digest(craft_classifier)
+    shared = {(a, eps_key(e)) for a, e in share}
     with progress_bar(disable=not progress) as bar:
         task = bar.add_task("attack sweep", total=len(todo) * len(x))
         for a in attacks:
@@ -267,17 +281,31 @@ def sweep_cells(
                 bar.update(task, description=f"{a} ε={e:g}" + (" (adaptive)" if adaptive else ""))
                 seed_cell(seed, a, e)
                 t0 = time.perf_counter()
+                reused = False
                 if e == 0:
                     x_adv, logits = x, clean_logits
                     bar.advance(task, len(x))
                 else:
-                    x_adv = tm.craft(attack=a, classifier=craft_classifier, x=x, y=y, split=split, norm=norm, eps=e,
-                                     batch_size=batch_size, params=params[a], chunk=chunk,
-                                     advance=lambda k: bar.advance(task, k))
+                    key = None if digest is None else store.key(
+                        digest=digest, attack=a, eps=e, norm=norm, params=params[a], seed=seed, chunk=chunk,
+                        threat=threat, x=x, y=y, split=split)
+                    x_adv = None if key is None else store.get(key, like=x)
+                    reused = x_adv is not None
+                    if reused:
+                        log.info("%s ε=%g: adversarial set read from %s", a, e, store.path(key))
+                        bar.advance(task, len(x))
+                    else:
+                        x_adv = tm.craft(attack=a, classifier=craft_classifier, x=x, y=y, split=split, norm=norm,
+                                         eps=e, batch_size=batch_size, params=params[a], chunk=chunk,
+                                         advance=lambda k: bar.advance(task, k))
+                        if key is not None and (a, eps_key(e)) in shared:
+                            store.put(key, x_adv)
                     logits = tm.predict(eval_classifier, x_adv, split=split, batch_size=batch_size)
                 seconds = time.perf_counter() - t0
                 extra = tm.measure(norm=norm, eps=e, x=x, x_adv=x_adv, y=y, split=split,
                                    classifier=eval_classifier, clean_pred=clean_pred, batch_size=batch_size)
+                if reused:
+                    extra = {**extra, "reused_adversarial": True}
                 cell = make_cell(
                     attack=a, eps=e, adaptive=adaptive, x=x, x_adv=x_adv, logits=logits,
                     clean_pred=clean_pred, y=y, track=track, n_classes=n_classes,

@@ -23,6 +23,7 @@ from artgenre.attacks.cells import seed_cell, sweep_cells
 from artgenre.attacks.minimal import minimal_norm_block, reuse_block
 from artgenre.attacks.robust import robust_entries
 from artgenre.attacks.roundtrip import griffin_lim_roundtrip
+from artgenre.attacks.store import STORE_DIR, AdversarialStore
 from artgenre.attacks.strength import strength_block, strength_checks
 from artgenre.attacks.params import params_to_json, parse_triples, resolve_params
 from artgenre.attacks.spec import ATTACKS, attack_spec
@@ -104,6 +105,10 @@ class AttackConfig:
         SNR budgets in dB (each finite >= 0; a comma-separated string is accepted) for threat
         models with an ``l2rel`` budget (``waveform``): cells with ‖δ‖ ≤ ε‖x‖, ε = 10^(−SNR/20).
         ``eps`` may then be empty (no L∞ cells).
+    share : tuple of (attack, ε)
+        White-box L∞ cells whose adversarial sets are written to ``<out>/adversarial/`` for
+        other runs of a grid to read instead of crafting them again (`artgenre.attacks.store`;
+        `artgenre.grid` sets it for transfers and defenses that craft on this model).
 
     Raises
     ------
@@ -127,6 +132,7 @@ class AttackConfig:
     threat: str = DEFAULT_THREAT
     snr_db: tuple[float, ...] = ()
     strength_check: bool = True
+    share: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         def set_(name: str, value) -> None:  # normalise fields of the frozen instance
@@ -159,6 +165,11 @@ class AttackConfig:
         triples = parse_triples(self.params)
         resolve_params(attacks=self.attacks, triples=triples)  # validates names and keys
         set_("params", triples)
+        try:
+            share = tuple((attack_spec(str(a)).name, float(e)) for a, e in self.share)
+        except (TypeError, ValueError):
+            raise ParameterError(f"share={self.share!r} is not valid; expected (attack, ε) pairs") from None
+        set_("share", share)
 
     def budgets(self) -> list[tuple[str, tuple[float, ...]]]:
         """The swept (cell ``norm``, ε grid) pairs: ``("inf", eps)`` and, with ``snr_db``,
@@ -326,6 +337,7 @@ def run_attack(config: AttackConfig, *, data=None, progress: bool = True) -> dic
             batch_size=config.batch_size, seed=config.seed, params=params, on_adversarial=capture_for(norm),
             existing_cells=existing, save=lambda cells, before=before: save(before + cells), adaptive=False,
             clean_logits=clean_logits, progress=progress, threat=config.threat, norm=norm,
+            store=AdversarialStore(out / STORE_DIR), share=config.share if source is None else (),
         )
     state["cells"] = merge_cells(done, existing)
 

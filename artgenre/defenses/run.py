@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from artgenre.attacks.robust import robust_entries
+from artgenre.attacks.store import STORE_DIR, AdversarialStore
 from artgenre.attacks.strength import strength_block, strength_checks
 from artgenre.defenses import DefenseConfig, result_path
 from artgenre.defenses.baseline import DefendedModel, load_baseline, train_defended
@@ -204,6 +205,7 @@ def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> d
             existing_cells=existing, save=save, adaptive=p.adaptive,
             clean_logits=defended_logits if p.evaluate is plan.defended else threat.predict(
                 p.evaluate, x, split=split, batch_size=bs), progress=progress, threat=config.threat,
+            store=AdversarialStore(Path(config.out) / STORE_DIR),
         )
         done[p.into] += cells
         current["cells"] = []

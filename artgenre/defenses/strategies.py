@@ -70,6 +70,9 @@ class Defense:
     ratio: float | None = None
     #: `artgenre.defenses.adversarial.INNER_ATTACKS` key of the training attack.
     inner: str | None = None
+    #: Whether a non-adaptive pass crafts on the baseline's own weights, as the white-box sweep
+    #: does (so it can read that sweep's adversarial sets: `artgenre.attacks.store`).
+    crafts_on_baseline = False
     def __init__(self, name: str, summary: str) -> None:
         self.name = name
         self.summary = summary
@@ -142,6 +145,10 @@ def _squeeze_plan(*, config, raw, model) -> Plan:
 class Squeezing(Defense):
     """ART ``FeatureSqueezing`` at inference on the baseline weights."""
 
+    @property
+    def crafts_on_baseline(self) -> bool:
+        return not self.trains  # squeeze-mixed / squeeze-pure craft on their own weights
+
     def record_fields(self, config) -> dict:
         return {"squeeze_bit_depth": config.bit_depth, "guard_size": None}
 
@@ -161,6 +168,8 @@ class SqueezedAdversarialTraining(Squeezing, AdversarialTraining):
 
 class SqueezeDetector(Defense):
     """Feature-squeezing detector guarding the baseline (`artgenre.defenses.detector`)."""
+
+    crafts_on_baseline = True
 
     def plan(self, *, config, raw, model) -> Plan:
         from artgenre.threats import DEFAULT_THREAT, threat_model
