@@ -101,11 +101,13 @@ def roundtrip_fields(*, classifier, audio: np.ndarray, ref: np.ndarray, y: np.nd
 
 
 def griffin_lim_roundtrip(*, classifier, clean: np.ndarray, adversarial: np.ndarray, y: np.ndarray,
-                          batch_size: int, n_iter: int = 32, params: FeatureParams = DEFAULT_FEATURES) -> dict:
+                          batch_size: int, n_iter: int = 32, max_pairs: int | None = 4,
+                          params: FeatureParams = DEFAULT_FEATURES) -> dict:
     """Do the spectrogram attack's listening examples still fool the model once they are sound?
 
     Only pairs that fool the model in memory (clean right, adversarial wrong on the log-mels)
-    can keep the attack, so only they are inverted (2-3 s per pair).
+    can keep the attack, so only they are inverted (2-3 s per pair), the first ``max_pairs``
+    of them: as many as the report plays (`artgenre.report.ReportConfig.max_examples`).
 
     Parameters
     ----------
@@ -117,12 +119,15 @@ def griffin_lim_roundtrip(*, classifier, clean: np.ndarray, adversarial: np.ndar
     batch_size : int
     n_iter : int
         Griffin-Lim iterations (the report's WAVs use the default).
+    max_pairs : int or None
+        Most pairs inverted (None: all that fool the model in memory).
 
     Returns
     -------
     dict
         ``method``, ``n_iter``, ``n`` (pairs); ``fooled_in_memory`` (pairs fooled on the
-        log-mels); among those, after inversion + 16-bit WAV + standard features:
+        log-mels); ``inverted`` (how many of them were checked); among those, after inversion
+        + 16-bit WAV + standard features:
         ``clean_right``, ``adversarial_wrong`` and ``success_rate`` (proportion of them with
         clean right *and* adversarial wrong: the attack survived being sound). Only ``method``,
         ``n`` and ``skipped`` (why) for examples that are not segments of ``params``.
@@ -140,7 +145,8 @@ def griffin_lim_roundtrip(*, classifier, clean: np.ndarray, adversarial: np.ndar
                 "skipped": f"examples of shape {tuple(np.shape(clean)[1:])} are not log-mels of shape {shape}"}
     mem = predict_logits(classifier, np.concatenate([clean, adversarial]).astype(np.float32),
                          batch_size=batch_size).argmax(axis=1) if n else np.zeros(0, int)
-    fooled = np.flatnonzero((mem[:n] == y) & (mem[n:] != y))
+    fooled_all = np.flatnonzero((mem[:n] == y) & (mem[n:] != y))
+    fooled = fooled_all if max_pairs is None else fooled_all[: int(max_pairs)]
     feats = np.zeros((2 * len(fooled), 1, params.n_mels, params.frames), dtype=np.float32)
     for k, i in enumerate(fooled):
         pair = invert_pair(clean=clean[i], adversarial=adversarial[i], n_iter=n_iter)
@@ -150,8 +156,8 @@ def griffin_lim_roundtrip(*, classifier, clean: np.ndarray, adversarial: np.ndar
             feats[2 * k + j, 0, :, : x.shape[1]] = x
     pred = predict_logits(classifier, feats, batch_size=batch_size).argmax(axis=1) if len(fooled) else mem[:0]
     clean_ok, adv_wrong = pred[0::2] == y[fooled], pred[1::2] != y[fooled]
-    return {"method": "griffin-lim", "n_iter": int(n_iter), "n": int(n), "fooled_in_memory": int(len(fooled)),
-            "clean_right": int(clean_ok.sum()), "adversarial_wrong": int(adv_wrong.sum()),
+    return {"method": "griffin-lim", "n_iter": int(n_iter), "n": int(n), "fooled_in_memory": int(len(fooled_all)),
+            "inverted": int(len(fooled)), "clean_right": int(clean_ok.sum()), "adversarial_wrong": int(adv_wrong.sum()),
             "success_rate": proportion(int((clean_ok & adv_wrong).sum()), int(len(fooled)))}
 
 

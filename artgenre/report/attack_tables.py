@@ -60,8 +60,10 @@ def _roundtrip_lines(idx: ResultIndex) -> list[str]:
             lines.append(head + f"none of the {num(trip.get('n'))} saved examples fools the model on the log-mels, "
                          "so none has a Griffin-Lim WAV to check.")
         elif rate is not None:
-            k, n = rate.get("k"), rate.get("n")
+            k, n, m = rate.get("k"), rate.get("n"), num(trip.get("fooled_in_memory"))
             count = f"{k} of {n}" if k is not None and n is not None else f"{100 * rate['value']:.1f} % of the"
+            if n is not None and m is not None and m > n:
+                count += f" checked (the first {n} of {m:g})"
             lines.append(head + f"of the saved examples that fool the model on the log-mels, {count} still do after "
                          "Griffin-Lim inversion, a 16-bit WAV and the standard features (such WAVs show what the "
                          "attack changes, not that it is inaudible: the waveform threat model's WAVs are the attack).")
