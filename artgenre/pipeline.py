@@ -29,10 +29,10 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 # The defaults aim at ten minutes for `make run` on two CPU cores, counting the one-time install
 # (README states the time measured on the final tree). Per ε and model a PGD-10 cell over the 80
 # test segments takes ~5 s (cnn) / ~7 s (resnet18), APGD-CE with 20 iterations twice that, a
-# waveform PGD-10 cell at one SNR ~20 s / ~30 s, DeepFool (8 iterations: `DEEPFOOL_MAX_ITER`)
-# ~0.5 s (cnn) / ~0.6 s (resnet18) per clean-correct segment. ε = 0.1 (8 dB, every model at 0 % under PGD) informs
-# least. So the default sweep is FGSM, PGD, APGD-CE, DeepFool and
-# noise at ε 0.01 and 0.03 (the ε at which defenses are compared, so the worst case behind
+# waveform PGD-10 cell at one SNR ~20 s / ~30 s, DeepFool (7 iterations: `DEEPFOOL_MAX_ITER`)
+# ~0.5 s (cnn) / ~0.6 s (resnet18) per clean-correct segment. ε = 0.1 (8 dB, every model at 0 %
+# under PGD) informs least. So the default sweep is FGSM, PGD, APGD-CE, DeepFool and noise at
+# ε 0.01 and 0.03 (the ε at which defenses are compared, so the worst case behind
 # Table 5 includes APGD-CE) plus waveform PGD at SNR 40 dB (the listening examples are then
 # real adversarial audio); `experiments/quick.toml` runs the full grids (docs/user-guide.md).
 QUICK_EPS = (0.0, 0.01, 0.03)

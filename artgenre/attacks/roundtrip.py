@@ -101,13 +101,14 @@ def roundtrip_fields(*, classifier, audio: np.ndarray, ref: np.ndarray, y: np.nd
 
 
 def griffin_lim_roundtrip(*, classifier, clean: np.ndarray, adversarial: np.ndarray, y: np.ndarray,
-                          batch_size: int, n_iter: int = 32, max_pairs: int | None = 4,
+                          batch_size: int, n_iter: int = 32, max_pairs: int | None = 2,
                           params: FeatureParams = DEFAULT_FEATURES) -> dict:
     """Do the spectrogram attack's listening examples still fool the model once they are sound?
 
     Only pairs that fool the model in memory (clean right, adversarial wrong on the log-mels)
     can keep the attack, so only they are inverted (2-3 s per pair), the first ``max_pairs``
-    of them: as many as the report plays (`artgenre.report.ReportConfig.max_examples`).
+    of them (the finding it records, that Griffin-Lim inversion loses the attack, does not need
+    more; `experiments/griffin_lim_roundtrip.py` checks every saved pair).
 
     Parameters
     ----------
