@@ -17,8 +17,11 @@ Pass model (per sample): training = epochs × (n_train train steps + n_val forwa
 val/test forwards; ``fgsm`` 1 gradient, ``pgd`` ``steps × (1 + restarts)``, ``apgd-*``
 ``max_iter × nb_random_init``, ``detector-pgd`` ``steps × restarts`` gradients (+1 forward to
 evaluate each cell), the strength check's stronger PGD on the segments each of its cells
-attacked, ``noise`` and the clean pass 1 forward; ``deepfool`` (data-dependent iterations) and
-the waveform front end are not counted (their seconds are left in the rest). Adversarial training per epoch:
+attacked, ``noise`` and the clean pass 1 forward; ``deepfool`` ``max_iter × nb_grads`` gradients
+and ``max_iter + 1`` forwards per clean-correct sample (an upper bound: samples that flip early
+stop sooner; on a CPU it runs at batch 1, whose passes cost more than the floor's batch-32
+ones); the waveform front end, the WAV round trips and the Griffin-Lim check are not counted
+(their seconds are left in the rest). Adversarial training per epoch:
 ``ratio × n_train × inner_steps`` gradients + ``n_train`` train steps + ``n_val`` forwards. The
 detector multiplies every pass by ``1 + number of squeezers`` (each input is also classified
 squeezed) and calibrates on the validation split.
@@ -130,7 +133,7 @@ def _grads_per_sample(attack: str, params: dict) -> int:
         return int(p.get("max_iter", APGD_STEPS)) * int(p.get("nb_random_init", 1))
     if attack == "detector-pgd":
         return int(p.get("steps", 20)) * int(p.get("restarts", 1))
-    return 0  # noise; deepfool (data-dependent) is left in the rest
+    return 0  # noise; deepfool: `_deepfool_passes`
 
 
 def _cell_passes(cells, *, n: int, params: dict, mult: int = 1, grad_mult: int = 1) -> dict:
@@ -158,6 +161,15 @@ def _strength_passes(result: dict, mult: int = 1) -> dict:
     return {"grad": grads, "forward": forwards, "train": 0}
 
 
+def _deepfool_passes(result: dict) -> dict:
+    """DeepFool's class gradients at ``max_iter`` iterations per attacked (clean-correct) sample:
+    an upper bound (a sample that flips early stops), so the stage's ratio is a lower bound.
+    Each iteration takes ``nb_grads`` input gradients and one forward pass."""
+    block = result.get("deepfool") or {}
+    k, it = int(block.get("n_correct") or 0), int(block.get("max_iter") or 0)
+    return {"grad": k * it * int(block.get("nb_grads") or 0), "forward": k * (it + 1), "train": 0}
+
+
 def _add(*parts: dict) -> dict:
     return {k: sum(p[k] for p in parts) for k in ("grad", "forward", "train")}
 
@@ -173,7 +185,7 @@ def stage_passes(*, stage: str, results: Path, sizes: dict) -> tuple[str | None,
         # "attack cnn" or "attack cnn waveform" (the front end's own cost is left in the rest).
         r = _read(results / f"attack-{'-'.join(words[1:3])}.json") or {}
         return words[1], _add(_cell_passes(r.get("cells", []), n=int(r.get("n_samples", 0)), params=_params(r)),
-                              _strength_passes(r))
+                              _strength_passes(r), _deepfool_passes(r))
     if words[0] == "transfer":
         src, dst = words[1].split("->")
         r = _read(results / f"attack-{dst}-from-{src}.json") or {}
