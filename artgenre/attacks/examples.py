@@ -3,7 +3,8 @@
 The examples come from one cell: the PGD (else FGSM, else first ε-bounded) attack at the ε
 nearest `EXAMPLE_EPS`, for a seeded, class-stratified handful of the attacked samples. The
 npz holds ``clean``, ``adversarial``, ``y``, ``track``, ``attack``, ``eps``, ``genres`` and the
-evaluated classifier's labels ``pred_clean`` / ``pred_adv`` per example.
+evaluated classifier's labels ``pred_clean`` / ``pred_adv`` per example. The result's entry
+records how many of them still fool the model as Griffin-Lim WAVs (`griffin_lim_check`).
 """
 
 from __future__ import annotations
@@ -56,3 +57,17 @@ def example_arrays(*, split, idx: np.ndarray, adversarial: np.ndarray, attack: s
         "genres": np.array(list(genres), dtype=str),
         "pred_clean": np.asarray(pred_clean, dtype=np.int64), "pred_adv": np.asarray(pred_adv, dtype=np.int64),
     }
+
+
+def griffin_lim_check(*, path: Path, classifier, old: dict | None, fresh: bool, batch_size: int) -> dict:
+    """The ``roundtrip`` entry of the examples in ``path``: the Griffin-Lim WAVs of the report,
+    do they still fool ``classifier``? (`artgenre.attacks.roundtrip.griffin_lim_roundtrip`).
+    A previous run's entry (``old``) is kept unless the examples were just written (``fresh``)."""
+    from artgenre.attacks.roundtrip import griffin_lim_roundtrip
+
+    trip = None if fresh else (old if isinstance(old, dict) else {}).get("roundtrip")
+    if isinstance(trip, dict):
+        return trip
+    with np.load(path) as z:
+        return griffin_lim_roundtrip(classifier=classifier, clean=z["clean"], adversarial=z["adversarial"], y=z["y"],
+                                     batch_size=batch_size)

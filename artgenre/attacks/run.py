@@ -22,7 +22,6 @@ from artgenre.attacks.audio_examples import save_verified_examples
 from artgenre.attacks.cells import seed_cell, sweep_cells
 from artgenre.attacks.minimal import minimal_norm_block, reuse_block
 from artgenre.attacks.robust import robust_entries
-from artgenre.attacks.roundtrip import griffin_lim_roundtrip
 from artgenre.attacks.store import STORE_DIR, AdversarialStore
 from artgenre.attacks.strength import strength_block, strength_checks
 from artgenre.attacks.params import params_to_json, parse_triples, resolve_params
@@ -400,13 +399,9 @@ def run_attack(config: AttackConfig, *, data=None, progress: bool = True) -> dic
                 split=split, idx=example_idx, adversarial=captured["x"], attack=attack, eps=eps,
                 genres=data.genres, pred_clean=clean_logits.argmax(axis=1)[example_idx], pred_adv=pred_adv,
             ))
-        trip = None if "x" in captured else (old_ex if isinstance(old_ex, dict) else {}).get("roundtrip")
-        if not isinstance(trip, dict):  # the Griffin-Lim WAVs of the report: do they still fool it?
-            with np.load(examples_path) as z:
-                trip = griffin_lim_roundtrip(classifier=clf, clean=z["clean"], adversarial=z["adversarial"], y=z["y"],
-                                             batch_size=config.batch_size)
         examples = {"file": examples_path.name, "indices": indices, "attack": attack, "eps": float(eps),
-                    "roundtrip": trip}
+                    "roundtrip": ex.griffin_lim_check(path=examples_path, classifier=clf, old=old_ex,
+                                                      fresh="x" in captured, batch_size=config.batch_size)}
 
     return write(True, checks=checks, examples=examples, seconds=writer.seconds())
 
