@@ -140,8 +140,14 @@ def test_attack_params_reach_every_sweep(tmp_path, monkeypatch):
     assert ["pgd", "steps", 2] in defense["config"]["attack_params"]
     assert [c["adaptive"] for c in defense["cells"]] == [False, True]
     assert {c["name"] for c in defense["checks"]} >= {"pgd: adaptive not weaker than non-adaptive"}
-    # One PGD per ε > 0 cell: 2 white-box, 2 transfer, 2 defense passes, each with 2 steps.
-    assert seen == [2] * 6
+    # One PGD per crafted ε > 0 cell, each with 2 steps: the 2 white-box cells and the defense's
+    # adaptive pass. The transfers and the defense's non-adaptive pass read the white-box sets
+    # (`artgenre.attacks.store`), whose key holds the parameters: a hit means they asked for 2 steps.
+    assert seen == [2] * 3
+    for name in files[2:]:
+        (cell,) = [c for c in json.loads((out / name).read_text())["cells"] if c["eps"]]
+        assert cell["reused_adversarial"] is True, name
+    assert [c.get("reused_adversarial", False) for c in defense["cells"]] == [True, False]
 
 
 def test_profile_attack_params_yield_to_the_users_and_survive_a_reload():
