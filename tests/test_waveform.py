@@ -212,15 +212,22 @@ def test_deepfool_on_audio_reports_its_minimal_perturbations_as_snr(clf, data):
     assert block["snr_db"]["min"] == pytest.approx(min(block["snr_db"]["values"])) and block["snr_db"]["min"] > 0
 
 
-def test_adversarial_training_is_evaluated_under_the_waveform_threat(data, tmp_path):
+def _defend_under_waveform(defense: str, data, out, *, eps, attacks="fgsm"):
+    """Defense ``defense`` on a tiny CNN, evaluated under the waveform threat on 4 segments."""
     from artgenre.data import DataConfig
-    from artgenre.defenses import make_defense_config, result_path, run_defense
+    from artgenre.defenses import make_defense_config, run_defense
 
     cfg = make_defense_config(
-        model="cnn", defense="adv-mixed", threat="waveform", data=DataConfig(
-            dataset="synth", options={"clips_per_genre": 4, "clip_seconds": 6.5}), epochs=1, attacks="fgsm",
-        eps=(0.0, 0.01), limit=4, device=DEVICE, out=str(tmp_path), strength_check=False)
-    result = run_defense(cfg, data=data, progress=False)
+        model="cnn", defense=defense, threat="waveform", data=DataConfig(
+            dataset="synth", options={"clips_per_genre": 4, "clip_seconds": 6.5}), epochs=1, attacks=attacks,
+        eps=eps, limit=4, device=DEVICE, out=str(out), strength_check=False)
+    return cfg, run_defense(cfg, data=data, progress=False)
+
+
+def test_adversarial_training_is_evaluated_under_the_waveform_threat(data, tmp_path):
+    from artgenre.defenses import result_path
+
+    _, result = _defend_under_waveform("adv-mixed", data, tmp_path, eps=(0.0, 0.01))
     path = result_path(tmp_path, model="cnn", defense="adv-mixed", threat="waveform")
     assert path.exists() and json.loads(path.read_text())["threat"] == "waveform"
     assert not result_path(tmp_path, model="cnn", defense="adv-mixed").exists()
@@ -259,14 +266,7 @@ def test_the_squeezer_sits_behind_the_front_end_and_passes_gradients(model, data
 
 
 def test_squeezing_is_evaluated_under_the_waveform_threat(data, tmp_path):
-    from artgenre.data import DataConfig
-    from artgenre.defenses import make_defense_config, run_defense
-
-    cfg = make_defense_config(
-        model="cnn", defense="squeeze", threat="waveform", data=DataConfig(
-            dataset="synth", options={"clips_per_genre": 4, "clip_seconds": 6.5}), epochs=1, attacks="fgsm",
-        eps=(0.01,), limit=4, device=DEVICE, out=str(tmp_path), strength_check=False)
-    result = run_defense(cfg, data=data, progress=False)
+    _, result = _defend_under_waveform("squeeze", data, tmp_path, eps=(0.01,))
     assert {(c["attack"], c["adaptive"], c["threat"]) for c in result["cells"]} == {
         ("fgsm", False, "waveform"), ("fgsm", True, "waveform")}
 
@@ -310,14 +310,9 @@ def test_detector_aware_pgd_on_audio_keeps_its_budget_and_squeezes_the_spectrogr
 
 
 def test_the_squeezing_detector_is_evaluated_under_the_waveform_threat(data, tmp_path):
-    from artgenre.data import DataConfig
-    from artgenre.defenses import make_defense_config, result_path, run_defense
+    from artgenre.defenses import result_path
 
-    cfg = make_defense_config(
-        model="cnn", defense="detector", threat="waveform", data=DataConfig(
-            dataset="synth", options={"clips_per_genre": 4, "clip_seconds": 6.5}), epochs=1, attacks="fgsm",
-        eps=(0.001,), limit=4, device=DEVICE, out=str(tmp_path), strength_check=False)
-    result = run_defense(cfg, data=data, progress=False)
+    cfg, result = _defend_under_waveform("detector", data, tmp_path, eps=(0.001,))
     assert result_path(tmp_path, model="cnn", defense="detector", threat="waveform").exists()
     det = result["detector"]
     assert 0 <= det["fpr_val"]["value"] <= cfg.target_fpr + 1e-9 and det["threshold"] >= 0
