@@ -59,6 +59,36 @@ def example_arrays(*, split, idx: np.ndarray, adversarial: np.ndarray, attack: s
     }
 
 
+def save_spectrogram_examples(*, path: Path, old: dict | None, x_adv: np.ndarray | None, attack: str, eps: float,
+                              split, inputs: np.ndarray, idx: np.ndarray, index: np.ndarray, craft, classifier, params: dict | None,
+                              seed: int, batch_size: int, clean_pred: np.ndarray, genres) -> dict:
+    """Save the examples at positions ``idx`` of the attacked ``split`` and return the result's
+    ``examples`` entry (with `griffin_lim_check`'s ``roundtrip``).
+
+    ``x_adv`` is the examples' adversarial set if the sweep just computed it; else a previous
+    run's file is kept when it holds the same examples (``old``: its entry), or the attack is
+    run on the examples' ``inputs`` alone (seeded as its cell, on ``craft``). ``index`` maps attacked
+    positions to split indices; ``clean_pred`` are ``classifier``'s clean labels of ``split``.
+    """
+    from artgenre.attacks.cells import seed_cell
+    from artgenre.evaluation import predict_logits
+
+    indices = [int(i) for i in index[idx]]
+    fresh = x_adv is not None
+    if fresh or not can_reuse(old, path=path, attack=attack, eps=eps, indices=indices):
+        if x_adv is None:
+            seed_cell(seed, attack, eps)
+            atk = attack_spec(attack).build(craft, eps=eps, batch_size=batch_size, params=params)
+            x_adv = atk.generate(np.asarray(inputs[idx], dtype=np.float32), split.y[idx])
+            fresh = True
+        pred_adv = predict_logits(classifier, x_adv, batch_size=batch_size).argmax(axis=1)
+        save_examples(path, **example_arrays(split=split, idx=idx, adversarial=x_adv, attack=attack, eps=eps,
+                                             genres=genres, pred_clean=clean_pred[idx], pred_adv=pred_adv))
+    return {"file": path.name, "indices": indices, "attack": attack, "eps": float(eps),
+            "roundtrip": griffin_lim_check(path=path, classifier=classifier, old=old, fresh=fresh,
+                                           batch_size=batch_size)}
+
+
 def griffin_lim_check(*, path: Path, classifier, old: dict | None, fresh: bool, batch_size: int) -> dict:
     """The ``roundtrip`` entry of the examples in ``path``: the Griffin-Lim WAVs of the report,
     do they still fool ``classifier``? (`artgenre.attacks.roundtrip.griffin_lim_roundtrip`).

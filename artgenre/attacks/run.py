@@ -19,7 +19,7 @@ import numpy as np
 
 from artgenre.attacks import examples as ex
 from artgenre.attacks.audio_examples import save_verified_examples
-from artgenre.attacks.cells import seed_cell, sweep_cells
+from artgenre.attacks.cells import sweep_cells
 from artgenre.attacks.minimal import minimal_norm_block, reuse_block
 from artgenre.attacks.robust import robust_entries
 from artgenre.attacks.store import STORE_DIR, AdversarialStore
@@ -248,7 +248,7 @@ def run_attack(config: AttackConfig, *, data=None, progress: bool = True) -> dic
         The result file holds a result of another configuration (named with the differing
         fields).
     """
-    from artgenre.evaluation import evaluate, predict_logits
+    from artgenre.evaluation import evaluate
     from artgenre.threats import threat_model
 
     if not isinstance(config, AttackConfig):
@@ -384,24 +384,11 @@ def run_attack(config: AttackConfig, *, data=None, progress: bool = True) -> dic
                 attack=chosen[0], eps=chosen[1], norm=example_norm, genres=data.genres,
                 batch_size=config.batch_size, index=index)
     elif chosen is not None and len(example_idx):
-        attack, eps = chosen
-        indices = [int(i) for i in index[example_idx]]
-        if "x" in captured or not ex.can_reuse(previous.get("examples"), path=examples_path, attack=attack,
-                                                eps=eps, indices=indices):
-            if "x" not in captured:
-                seed_cell(config.seed, attack, eps)
-                atk = attack_spec(attack).build(craft, eps=eps, batch_size=config.batch_size,
-                                                params=params.get(attack))
-                captured["x"] = atk.generate(np.asarray(x_split[example_idx], dtype=np.float32),
-                                             split.y[example_idx])
-            pred_adv = predict_logits(clf, captured["x"], batch_size=config.batch_size).argmax(axis=1)
-            ex.save_examples(examples_path, **ex.example_arrays(
-                split=split, idx=example_idx, adversarial=captured["x"], attack=attack, eps=eps,
-                genres=data.genres, pred_clean=clean_logits.argmax(axis=1)[example_idx], pred_adv=pred_adv,
-            ))
-        examples = {"file": examples_path.name, "indices": indices, "attack": attack, "eps": float(eps),
-                    "roundtrip": ex.griffin_lim_check(path=examples_path, classifier=clf, old=old_ex,
-                                                      fresh="x" in captured, batch_size=config.batch_size)}
+        examples = ex.save_spectrogram_examples(
+            path=examples_path, old=old_ex, x_adv=captured.get("x"), attack=chosen[0], eps=chosen[1], split=split,
+            inputs=x_split, idx=example_idx, index=index, craft=craft, classifier=clf, params=params.get(chosen[0]),
+            seed=config.seed, batch_size=config.batch_size, clean_pred=clean_logits.argmax(axis=1),
+            genres=data.genres)
 
     return write(True, checks=checks, examples=examples, seconds=writer.seconds())
 
