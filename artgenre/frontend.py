@@ -268,6 +268,14 @@ class InputDefences(nn.Module):
             for d in self.defences)
 
 
+def split_features(model) -> tuple:
+    """``(features, head)`` with ``model(x) == head(features(x))``, ``features(x)`` the spectrogram
+    model's input: ``model.split_features()`` where the model defines it (`WaveformModel`, the
+    waveform threat's per-example wrapper), else the identity and ``model``."""
+    split = getattr(model, "split_features", None)
+    return split() if callable(split) else ((lambda x: x), model)
+
+
 def reference_groups(*, ref) -> list[np.ndarray]:
     """Sample indices grouped by equal reference power, for one attack call per group.
 

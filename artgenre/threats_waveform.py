@@ -104,7 +104,7 @@ def _scaled(*, model, scale: float):
             return self.inner(u * scale)
 
         def split_features(self):
-            from artgenre.defenses.detector_attack import split_features
+            from artgenre.frontend import split_features
 
             features, head = split_features(self.inner)
             return (lambda u: features(u * scale)), head

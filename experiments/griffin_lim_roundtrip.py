@@ -14,31 +14,15 @@ Usage: python experiments/griffin_lim_roundtrip.py RESULTS_DIR [MODEL ...]
 
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 
+from artgenre.attacks.roundtrip import inversion_features, wav_roundtrip
 from artgenre.checkpoint import load_checkpoint
-from artgenre.data.features import DEFAULT_FEATURES, logmel
 from artgenre.report.audio import invert_pair
-
-
-def _read_back(samples: np.ndarray) -> np.ndarray:
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(samples, -1.0, 32767 / 32768), DEFAULT_FEATURES.sr, format="WAV", subtype="PCM_16")
-    buf.seek(0)
-    return sf.read(buf, dtype="float32")[0]
-
-
-def _features(samples: np.ndarray) -> np.ndarray:
-    x = logmel(samples, DEFAULT_FEATURES, ref=1.0)[:, :DEFAULT_FEATURES.frames]
-    out = np.zeros((DEFAULT_FEATURES.n_mels, DEFAULT_FEATURES.frames), np.float32)
-    out[:, :x.shape[1]] = x
-    return out[None, None]
 
 
 def main(argv: list[str]) -> int:
@@ -50,9 +34,9 @@ def main(argv: list[str]) -> int:
         clean_ok = adv_wrong = kept = 0
         for i in range(len(y)):
             pair = invert_pair(clean=z["clean"][i], adversarial=z["adversarial"][i])
+            feats = inversion_features(wav_roundtrip(np.stack([pair.clean, pair.adversarial])))
             with torch.no_grad():
-                pc, pa = (int(model(torch.from_numpy(_features(_read_back(w)))).argmax(1))
-                          for w in (pair.clean, pair.adversarial))
+                pc, pa = (int(v) for v in model(torch.from_numpy(feats)).argmax(1))
             clean_ok += pc == y[i]
             adv_wrong += pa != y[i]
             kept += bool(fooled_in_memory[i]) and pc == y[i] and pa != y[i]

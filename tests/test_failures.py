@@ -912,3 +912,12 @@ def test_strength_check_switch_and_robust_inputs_are_validated():
         make_defense_config(model="cnn", defense="squeeze", strength_check=1)
     with pytest.raises(DataError, match=r"clean_correct has 3 samples but track has 2"):
         robust_entries(cells=[], clean_correct=[1, 0, 1], track=["a", "b"])
+
+
+@pytest.mark.parametrize("share", [("pgd",), [("pgd", "x")], 5])
+def test_attack_config_share_must_be_attack_eps_pairs(share):
+    from artgenre.attacks.run import AttackConfig
+    from artgenre.errors import ArtGenreError
+
+    with pytest.raises(ArtGenreError, match="share="):
+        AttackConfig(checkpoint="m.pt", share=share)

@@ -4,7 +4,6 @@ used when unusable, and never used for classifiers whose settings the key cannot
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from artgenre.art_adapter import as_art_classifier
@@ -83,12 +82,3 @@ def test_unshared_cells_are_not_written(tmp_path):
     sweep_cells(craft_classifier=_clf(), split=_split(), attacks=("fgsm",), eps=(0.03,), batch_size=8, seed=0,
                 progress=False, store=store, share=(("pgd", 0.03),))
     assert not (tmp_path / "adv").exists()
-
-
-@pytest.mark.parametrize("share", [("pgd",), [("pgd", "x")], 5])
-def test_bad_share_is_a_parameter_error(share):
-    from artgenre.attacks.run import AttackConfig
-    from artgenre.errors import ArtGenreError
-
-    with pytest.raises(ArtGenreError, match="share="):
-        AttackConfig(checkpoint="m.pt", share=share)

@@ -59,16 +59,17 @@ def example_arrays(*, split, idx: np.ndarray, adversarial: np.ndarray, attack: s
     }
 
 
-def save_spectrogram_examples(*, path: Path, old: dict | None, x_adv: np.ndarray | None, attack: str, eps: float,
-                              split, inputs: np.ndarray, idx: np.ndarray, index: np.ndarray, craft, classifier, params: dict | None,
-                              seed: int, batch_size: int, clean_pred: np.ndarray, genres) -> dict:
+def save_spectrogram_examples(*, path: Path, old: dict | None, x_adv: np.ndarray | None, attack: str,
+                              eps: float, split, inputs: np.ndarray, idx: np.ndarray, index: np.ndarray, craft,
+                              classifier, params: dict | None, seed: int, batch_size: int, clean_pred: np.ndarray,
+                              genres) -> dict:
     """Save the examples at positions ``idx`` of the attacked ``split`` and return the result's
     ``examples`` entry (with `griffin_lim_check`'s ``roundtrip``).
 
     ``x_adv`` is the examples' adversarial set if the sweep just computed it; else a previous
     run's file is kept when it holds the same examples (``old``: its entry), or the attack is
-    run on the examples' ``inputs`` alone (seeded as its cell, on ``craft``). ``index`` maps attacked
-    positions to split indices; ``clean_pred`` are ``classifier``'s clean labels of ``split``.
+    run on the examples' ``inputs`` alone (seeded as its cell, on ``craft``). ``index`` maps
+    attacked positions to split indices; ``clean_pred`` are ``classifier``'s clean labels.
     """
     from artgenre.attacks.cells import seed_cell
     from artgenre.evaluation import predict_logits

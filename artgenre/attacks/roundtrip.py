@@ -100,6 +100,16 @@ def roundtrip_fields(*, classifier, audio: np.ndarray, ref: np.ndarray, y: np.nd
             "success_rate": segment_proportion((pred != y)[correct0], track[correct0])}
 
 
+def inversion_features(audio: np.ndarray, *, params: FeatureParams = DEFAULT_FEATURES) -> np.ndarray:
+    """Standard features of Griffin-Lim inversions (N, L): (N, 1, n_mels, frames), reference 1.0
+    (the inversion's own scale), the first ``frames`` frames, zero-padded if shorter."""
+    out = np.zeros((len(audio), 1, params.n_mels, params.frames), dtype=np.float32)
+    for i, row in enumerate(np.asarray(audio, dtype=np.float32)):
+        x = logmel(row, params, ref=1.0)[:, : params.frames]
+        out[i, 0, :, : x.shape[1]] = x
+    return out
+
+
 def griffin_lim_roundtrip(*, classifier, clean: np.ndarray, adversarial: np.ndarray, y: np.ndarray,
                           batch_size: int, n_iter: int = 32, max_pairs: int | None = 2,
                           params: FeatureParams = DEFAULT_FEATURES) -> dict:
@@ -151,10 +161,8 @@ def griffin_lim_roundtrip(*, classifier, clean: np.ndarray, adversarial: np.ndar
     feats = np.zeros((2 * len(fooled), 1, params.n_mels, params.frames), dtype=np.float32)
     for k, i in enumerate(fooled):
         pair = invert_pair(clean=clean[i], adversarial=adversarial[i], n_iter=n_iter)
-        back = wav_roundtrip(np.stack([pair.clean, pair.adversarial]), sr=params.sr)
-        for j, row in enumerate(back):
-            x = logmel(row, params, ref=1.0)[:, : params.frames]
-            feats[2 * k + j, 0, :, : x.shape[1]] = x
+        feats[2 * k : 2 * k + 2] = inversion_features(
+            wav_roundtrip(np.stack([pair.clean, pair.adversarial]), sr=params.sr), params=params)
     pred = predict_logits(classifier, feats, batch_size=batch_size).argmax(axis=1) if len(fooled) else mem[:0]
     clean_ok, adv_wrong = pred[0::2] == y[fooled], pred[1::2] != y[fooled]
     return {"method": "griffin-lim", "n_iter": int(n_iter), "n": int(n), "fooled_in_memory": int(len(fooled_all)),
@@ -162,5 +170,5 @@ def griffin_lim_roundtrip(*, classifier, clean: np.ndarray, adversarial: np.ndar
             "success_rate": proportion(int((clean_ok & adv_wrong).sum()), int(len(fooled)))}
 
 
-__all__ = ["frame_offset", "griffin_lim_roundtrip", "roundtrip_fields", "roundtrip_predictions", "spectrogram_logits",
-           "wav_roundtrip", "window_features"]
+__all__ = ["frame_offset", "griffin_lim_roundtrip", "inversion_features", "roundtrip_fields", "roundtrip_predictions",
+           "spectrogram_logits", "wav_roundtrip", "window_features"]

@@ -237,7 +237,7 @@ def detector_pgd(classifier, *, eps: float, batch_size: int, steps: int = 20, st
     ----------
     classifier : art.estimators.classification.PyTorchClassifier
         Inputs (N, ...) within its ``clip_values``; the squeezers act on the spectrogram model's
-        input (`artgenre.defenses.detector_attack.split_features`).
+        input (`artgenre.frontend.split_features`).
     eps : float
         Budget in [0, 1] (L∞, or per-sample L2 with ``norm=2``).
     batch_size : int
@@ -260,9 +260,9 @@ def detector_pgd(classifier, *, eps: float, batch_size: int, steps: int = 20, st
     eps, batch_size = check_eps(eps), check_batch_size(batch_size)
     steps, restarts = check_int("steps", steps, 1), check_int("restarts", restarts, 1)
     step_ratio = check_range("step_ratio", step_ratio, low=0.0, high=1.0, low_open=True)
-    from artgenre.defenses.detector_attack import _check_norm
+    from artgenre.defenses.detector_attack import check_norm
 
-    norm = _check_norm(norm)
+    norm = check_norm(norm)
     if eps == 0:
         return identity_attack("detector-pgd", eps)
     squeezers, threshold = getattr(classifier, "detector_guard", None) or ([], float("inf"))

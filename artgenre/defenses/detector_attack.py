@@ -24,20 +24,13 @@ import numpy as np
 import torch
 
 from artgenre.defenses.detector import _SqueezeView
-from artgenre.errors import DataError, check_int, check_range
+from artgenre.frontend import split_features
+from artgenre.errors import DataError, ParameterError, check_int, check_range
 
 #: Weight of the detector penalty: cross-entropy is O(1–10), scores are in [0, 2].
 DETECTOR_PENALTY = 10.0
 #: Aim this far under τ so float rounding between the torch and numpy scores cannot flip a decision.
 SCORE_MARGIN = 0.02
-
-
-def split_features(model) -> tuple:
-    """``(features, head)`` with ``model(x) == head(features(x))``, ``features(x)`` the spectrogram
-    model's input: ``model.split_features()`` where the model defines it (`WaveformModel`),
-    else the identity and ``model``."""
-    split = getattr(model, "split_features", None)
-    return split() if callable(split) else ((lambda x: x), model)
 
 
 def _scores(features, head, x: torch.Tensor, squeezers) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,7 +98,7 @@ def detector_aware_pgd(*, model, squeezers, threshold: float, x, y, eps: float, 
     y = np.asarray(y).astype(np.int64).ravel()
     if x.ndim < 2 or x.shape[0] == 0 or x.shape[0] != y.shape[0]:
         raise DataError(f"expected x of shape (N, ...) and y of shape (N,); got {x.shape} and {y.shape}")
-    norm = _check_norm(norm)
+    norm = check_norm(norm)
     lo, hi = (float(v) for v in clip_values)
     eps = check_range("eps", eps, low=0.0, high=1.0)
     steps = check_int("steps", steps, 1)
@@ -136,8 +129,8 @@ def detector_aware_pgd(*, model, squeezers, threshold: float, x, y, eps: float, 
     return x_adv, evaded
 
 
-def _check_norm(norm) -> str:
-    from artgenre.errors import ParameterError
+def check_norm(norm) -> str:
+    """``norm`` as ``"inf"`` or ``"2"`` (``np.inf``, ``2`` and their strings), else `ParameterError`."""
 
     try:
         key = {"inf": "inf", "2": "2", 2: "2", float("inf"): "inf"}.get(norm.lower() if isinstance(norm, str) else norm)
@@ -199,4 +192,4 @@ def _attack_batch(split, squeezers, tau, x0, y, ball: _Ball, steps, step, restar
     return best.cpu().numpy(), found.cpu().numpy()
 
 
-__all__ = ["DETECTOR_PENALTY", "SCORE_MARGIN", "detector_aware_pgd", "split_features"]
+__all__ = ["DETECTOR_PENALTY", "SCORE_MARGIN", "check_norm", "detector_aware_pgd"]

@@ -73,6 +73,7 @@ class Defense:
     #: Whether a non-adaptive pass crafts on the baseline's own weights, as the white-box sweep
     #: does (so it can read that sweep's adversarial sets: `artgenre.attacks.store`).
     crafts_on_baseline = False
+
     def __init__(self, name: str, summary: str) -> None:
         self.name = name
         self.summary = summary
