@@ -201,3 +201,4 @@ def test_transfer_and_detector_read_the_white_box_adversarial_sets(tmp_path, mon
     transfer = json.loads((out / "attack-resnet18-from-cnn.json").read_text())
     (cell,) = [c for c in transfer["cells"] if c["eps"]]
     assert cell["reused_adversarial"] is True and cell["linf"] == white[("pgd", 0.03)]["linf"]
+

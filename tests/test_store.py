@@ -82,3 +82,20 @@ def test_unshared_cells_are_not_written(tmp_path):
     sweep_cells(craft_classifier=_clf(), split=_split(), attacks=("fgsm",), eps=(0.03,), batch_size=8, seed=0,
                 progress=False, store=store, share=(("pgd", 0.03),))
     assert not (tmp_path / "adv").exists()
+
+
+def test_the_stronger_pgd_check_shares_its_sets_like_the_sweep(tmp_path):
+    """Check (a)'s stronger PGD on the baseline weights is crafted once per grid: a defense's
+    non-adaptive pass reads the set the white-box run stored for the same subset and ε."""
+    from artgenre.attacks.strength import strength_block
+
+    store, clf, split = AdversarialStore(tmp_path / "adv"), _clf(), _split()
+    kw = dict(craft_classifier=clf, eval_classifier=clf, split=split, eps=(0.0, 0.03), batch_size=8, seed=0,
+              params={"pgd": {"steps": 2}}, progress=False, store=store)
+    white = strength_block(share=(("pgd", 0.03),), **kw)
+    assert len(list((tmp_path / "adv").glob("*.npy"))) == 1
+    again = strength_block(**kw)
+    ((w,), (a,)) = white["cells"], again["cells"]
+    assert a["reused_adversarial"] is True and "reused_adversarial" not in w
+    assert a["indices"] == w["indices"] and a["correct"] == w["correct"] and a["linf"] == w["linf"]
+    assert "reused_adversarial" not in strength_block(**{**kw, "craft_classifier": _clf(seed=1)})["cells"][0]

@@ -362,7 +362,8 @@ def run_attack(config: AttackConfig, *, data=None, progress: bool = True) -> dic
         state["strength"] = strength_block(
             craft_classifier=craft, eval_classifier=clf, split=split, eps=config.eps, batch_size=config.batch_size,
             seed=config.seed, params=params, previous=previous.get("strength"), save=save_strength,
-            threat=config.threat, progress=progress, cells=state["cells"], clean_correct=clean_correct)
+            threat=config.threat, progress=progress, cells=state["cells"], clean_correct=clean_correct,
+            store=AdversarialStore(out / STORE_DIR), share=config.share)
     whitebox = _whitebox_reference(out, model, target.defense, config.threat) if source else None
     checks: list[dict] = strength_checks(
         cells=state["cells"], strength=state["strength"] if config.strength_check else None,

@@ -67,7 +67,7 @@ def strength_block(*, craft_classifier, eval_classifier, split, eps: Sequence[fl
                    params: Mapping[str, Mapping[str, Any]] | None, previous: dict | None = None,
                    adaptive: bool = False, save: Callable[[dict], None] | None = None,
                    threat: str = DEFAULT_THREAT, progress: bool = True, cells: Sequence[dict] | None = None,
-                   clean_correct=None) -> dict:
+                   clean_correct=None, store=None, share: Sequence[tuple[str, float]] = ()) -> dict:
     """Run the stronger PGD of check (a) on the fixed subset at every ε > 0.
 
     Parameters
@@ -90,6 +90,9 @@ def strength_block(*, craft_classifier, eval_classifier, split, eps: Sequence[fl
     clean_correct : array-like of bool, shape (len(split),), optional
         its clean correctness: only the subset's segments robust under ``cells`` at an ε are
         attacked there. Without them the whole subset is.
+    store, share
+        As in `artgenre.attacks.cells.sweep_cells`: a defense's non-adaptive pass reads the
+        stronger-PGD sets the white-box run (same classifier, subset and ε) stored.
 
     Returns
     -------
@@ -130,7 +133,7 @@ def strength_block(*, craft_classifier, eval_classifier, split, eps: Sequence[fl
                           attacks=[STRENGTH_ATTACK], eps=[e], batch_size=batch_size, seed=seed,
                           params={STRENGTH_ATTACK: p}, existing_cells=reuse, adaptive=adaptive,
                           save=lambda new, at=at: on_save(new, at),
-                          progress=progress, threat=threat)
+                          progress=progress, threat=threat, store=store, share=share)
         done.extend({**c, "indices": at} for c in new)
         broke = sum(not ok for c in new for ok in c["correct"])
         log.info("stronger PGD ε=%g%s: broke %d of the %d subset segments still robust", e,

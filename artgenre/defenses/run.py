@@ -214,5 +214,6 @@ def run_defense(config: DefenseConfig, *, data=None, progress: bool = True) -> d
                 craft_classifier=p.craft, eval_classifier=p.evaluate, split=split, eps=config.eps, batch_size=bs,
                 seed=config.seed, params=params, previous=current["strength"], adaptive=p.adaptive,
                 save=lambda b: (current.update(strength=b), write(False)), threat=config.threat, progress=progress,
-                cells=merge_cells(done["cells"], earlier["cells"]), clean_correct=clean_correct)
+                cells=merge_cells(done["cells"], earlier["cells"]), clean_correct=clean_correct,
+                store=AdversarialStore(Path(config.out) / STORE_DIR))
     return write(True)
