@@ -14,6 +14,7 @@ from report_fixtures import (
     WAVE_L2,
     _add_robust,
     _cell_of,
+    _evaluate,
     _read_csv,
     _waveform_folder,
     make_results,
@@ -116,3 +117,26 @@ def test_waveform_examples_are_written_as_the_attacked_audio(tmp_path):
         clean, sr = sf.read(root / "report" / row["clean_wav"])
         assert sr == 22050 and sf.info(root / "report" / row["clean_wav"]).subtype == "PCM_16"
         assert np.allclose(clean, z["audio_clean"][i], atol=1 / 2**15)
+
+
+def test_a_waveform_result_beside_the_spectrogram_one_is_no_duplicate(tmp_path, caplog):
+    """``attack-<model>-waveform.json`` next to ``attack-<model>.json`` (the default run) is
+    another threat model, not a second result: no warning, and the spectrogram result stands
+    for the model whichever is read first."""
+    import json
+
+    from artgenre.io import atomic_write_json
+    from artgenre.report.collect import BASELINE, accuracy, load_results
+    from artgenre.report.index import build_index
+
+    root, attack = _waveform_folder(tmp_path / "results")
+    wave = {**json.loads((root / "attack-cnn.json").read_text()), "threat": "waveform",
+            "clean": _evaluate(np.random.default_rng(1), 0.2)}
+    for name in ("attack-cnn-waveform.json", "attack-cnn-z-waveform.json"):
+        atomic_write_json(root / name, wave)
+        with caplog.at_level("WARNING", logger="artgenre"):
+            idx = build_index(results=load_results(results_dir=root))
+        assert "two attack results" not in caplog.text
+        assert idx.baseline_files["cnn"].name == "attack-cnn.json"
+        assert idx.clean[("cnn", BASELINE)] == accuracy(attack["clean"])
+        (root / name).unlink()

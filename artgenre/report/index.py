@@ -225,11 +225,17 @@ def build_index(*, results: ResultSet) -> ResultIndex:
             continue
         strategy = r.defense or BASELINE
         if strategy == BASELINE:
-            if r.model in idx.baseline_files:
+            # One result per model stands for it (examples, clean accuracy): the default threat
+            # model's; another threat's result (e.g. a waveform sweep) only where there is none.
+            default = (r.data.get("threat") or DEFAULT_THREAT[0]) == DEFAULT_THREAT[0]
+            held = idx.baseline_files.get(r.model)
+            held_default = held is not None and (held.data.get("threat") or DEFAULT_THREAT[0]) == DEFAULT_THREAT[0]
+            if held is not None and default == held_default:
                 log.warning("two attack results for %s; using %s", r.model, r.name)
-            idx.baseline_files[r.model] = r
-            # The attack result's clean accuracy is measured on exactly the attacked samples.
-            idx.clean[(r.model, BASELINE)] = accuracy(r.data.get("clean"))
+            if held is None or default or not held_default:
+                idx.baseline_files[r.model] = r
+                # The attack result's clean accuracy is measured on exactly the attacked samples.
+                idx.clean[(r.model, BASELINE)] = accuracy(r.data.get("clean"))
         else:
             idx.clean.setdefault((r.model, strategy), accuracy(r.data.get("clean")))
         _add_robust(idx, r, strategy, replace_existing=False)
