@@ -78,10 +78,12 @@ class TrackedCrossEntropyLoss(nn.CrossEntropyLoss):
 
 
 #: Most rows (replicas × samples) one batched all-class gradient pass may hold, per device type.
-#: On a CPU a pass over all classes at once pays for K forward passes instead of one, which only
-#: wins while the batch is small enough that per-call overhead dominates (DeepFool runs one
-#: sample at a time there); a GPU has the parallel slack for large replicated batches.
-JACOBIAN_ROWS = {"cpu": 64, "cuda": 1024}
+#: A GPU has the parallel slack for large replicated batches. On a CPU the replicated batch pays
+#: for K forward passes instead of one and rounds differently from ART's per-class backward
+#: passes (other convolution blocking), which DeepFool's iterations amplify to ~1e-3 on the
+#: quick CNN; one forward pass and one backward pass per class equals ART bit for bit, and on
+#: an AVX2 EPYC it was also the faster path (docs/design.md), so the CPU never replicates.
+JACOBIAN_ROWS = {"cpu": 0, "cuda": 1024}
 
 
 def _art_classifier_class():
