@@ -10,12 +10,22 @@ ARGS   ?=
 
 .PHONY: run test test-fast install bench lock clean
 
+# librosa's numba kernels compile on first use (about 20 s of one core on a fresh install) into
+# a cache inside the venv: the install compiles the ones artgenre uses while pip unpacks torch on
+# the other core, instead of the first `prepare` doing it alone. Not fatal if it fails.
+WARM_LIBROSA := import numpy as np, librosa; y = np.random.default_rng(0).uniform(-1, 1, 8192).astype(np.float32); \
+  S = librosa.feature.melspectrogram(y=y, sr=22050); librosa.db_to_power(librosa.power_to_db(S)); \
+  librosa.griffinlim(librosa.feature.inverse.mel_to_stft(S, sr=22050), n_iter=2)
+
 # Installs exactly the versions in $(LOCK) (pip constraints), so every machine runs the torch /
 # torchvision / ART the documented numbers came from; `make lock` refreshes the file.
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c $(LOCK) -e ".[dev]"
+	$(PY) -m pip install --quiet -c $(LOCK) librosa
+	$(PY) -c "$(WARM_LIBROSA)" > /dev/null 2>&1 & warm=$$!; \
+	  $(PY) -m pip install --quiet -c $(LOCK) -e ".[dev]"; rc=$$?; \
+	  wait $$warm || echo "librosa warm-up failed: its kernels compile on first use instead"; exit $$rc
 	$(PY) -c "import torch, torchvision, art; print('torch', torch.__version__, '| torchvision', torchvision.__version__, '| art', art.__version__)"
 	touch $(STAMP)
 

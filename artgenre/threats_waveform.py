@@ -7,10 +7,11 @@ the differentiable log-mel front end (`artgenre.frontend.WaveformModel`) in an A
 
 - ``linf`` (cell ``norm: "inf"``): ‖δ‖∞ ≤ ε in full-scale amplitude; ``eps_db`` = 20·log10 ε dBFS.
 - ``l2rel`` (cell ``norm: "l2rel"``): ‖δ‖₂ ≤ ε·‖x‖₂ per example, i.e. an SNR of at least
-  −20·log10 ε dB (``eps_db`` is that SNR). ART's L2 random start does not take a per-sample
-  radius (``random_sphere`` refuses arrays), so each example is attacked in its own call, in
-  the scaled coordinates ``u = x / ‖x‖`` where the radius is ε itself (within every factory's
-  ε range) and the clip range is (−1/‖x‖, 1/‖x‖); the attack gets ``norm=2``.
+  −20·log10 ε dB (``eps_db`` is that SNR); the attack gets ``norm=2``. An attack whose spec
+  has ``per_sample_budget`` (fgsm, pgd, noise) is crafted in batches, with the radius
+  ε·‖xᵢ‖ of each example passed as ``scale``; any other attack is run one example per call
+  (ART's L2 random start takes one radius for all samples of a call), in the scaled coordinates ``u = x / ‖x‖`` where the radius is ε itself and the clip range is
+  (−1/‖x‖, 1/‖x‖). Both give the same algorithm (tested).
 
 The dB scale of a segment refers to its clip's loudest mel bin (`Split.audio_ref`), so samples
 are crafted and predicted per reference group (`groups`, `prepare`).
@@ -194,18 +195,30 @@ class WaveformThreat(ThreatModel):
         spec = attack_spec(attack)
         out = np.array(x, dtype=np.float32, copy=True)
         lo, hi = self.clip_values
+        norms = np.linalg.norm(np.asarray(x, dtype=np.float64).reshape(len(x), -1), axis=1)
         for g in self.groups(split):
             self.prepare(classifier, split=split, group=g)
+            if spec.per_sample_budget:
+                for i in range(0, len(g), chunk):
+                    rows = g[i : i + chunk]
+                    rows = rows[norms[rows] > 0]
+                    if len(rows):
+                        # The budget's norm and scale go to the factory directly: they are not
+                        # user parameters (attack_params validated the rest).
+                        atk = spec.factory(classifier, eps=eps, batch_size=batch_size, scale=norms[rows], **params)
+                        adv = atk.generate(np.ascontiguousarray(x[rows]), y[rows])
+                        for j, r in enumerate(rows):
+                            out[r] = self._project(x[r], adv[j].astype(np.float64), eps * norms[r])
+                    advance(min(chunk, len(g) - i))
+                continue
             for i in g:
-                scale = float(np.linalg.norm(x[i].astype(np.float64)))
+                scale = float(norms[i])
                 if scale > 0:
                     # A classifier per example: ART takes one clip range per classifier.
                     scaled = as_art_classifier(_scaled(model=classifier.model, scale=scale),
                                                device=str(classifier.device), input_shape=tuple(classifier.input_shape),
                                                nb_classes=int(classifier.nb_classes),
                                                clip_values=(lo / scale, hi / scale))
-                    # The budget's norm goes to the factory directly: for fgsm/pgd/noise it
-                    # is not a user parameter (attack_params validated the rest).
                     for name in CLASSIFIER_CONTEXT:  # e.g. the detector a detector-aware attack evades
                         if hasattr(classifier, name):
                             setattr(scaled, name, getattr(classifier, name))

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from artgenre.attacks.audio_examples import save_verified_examples
+from artgenre.attacks import ATTACKS
 from artgenre.attacks.cells import sweep_cells
 from artgenre.attacks.roundtrip import frame_offset, roundtrip_predictions, wav_roundtrip, window_features
 from artgenre.data import load_dataset
@@ -104,6 +105,85 @@ def test_waveform_pgd_l2rel_lowers_accuracy_within_the_snr_budget(clf, data):
     for key in ("segment_accuracy", "success_rate"):
         assert {"value", "ci_low", "ci_high", "k", "n"} <= set(attacked["roundtrip"][key])
     assert clean["roundtrip"]["segment_accuracy"] == clean["segment_accuracy"]
+
+
+@pytest.mark.parametrize("attack", [name for name, spec in ATTACKS.items() if spec.per_sample_budget])
+def test_an_snr_budget_is_crafted_in_batches_as_one_example_at_a_time(attack, clf, data, monkeypatch):
+    """The batched per-example L2 budget (``scale``) is the per-example path's algorithm: same
+    random draws, same steps; only float rounding differs."""
+    import dataclasses
+    import functools
+
+    from artgenre.attacks import spec as spec_module
+
+    tm, split = threat_model("waveform"), data.test
+    audio = np.asarray(split.audio, dtype=np.float32)
+    eps = snr_to_eps(20)
+    calls = []
+    real = ATTACKS[attack]
+
+    @functools.wraps(real.factory)
+    def factory(*args, **kwargs):
+        calls.append(1)
+        return real.factory(*args, **kwargs)
+
+    counted = dataclasses.replace(real, factory=factory)
+
+    def craft(spec):
+        monkeypatch.setattr(spec_module, "attack_spec", lambda name: spec)
+        np.random.seed(0)
+        calls.clear()
+        x_adv = tm.craft(attack=attack, classifier=clf, x=audio, y=split.y, split=split, norm="l2rel", eps=eps,
+                         batch_size=4, params={}, chunk=8, advance=lambda k: None)
+        return x_adv, len(calls)
+
+    batched, n_batched = craft(counted)
+    single, n_single = craft(dataclasses.replace(counted, per_sample_budget=False))
+    groups = tm.groups(split)
+    assert n_single == len(audio) and n_batched == len(groups) < len(audio)  # one call per reference group
+    assert np.abs(batched - audio).max() > 0
+    assert np.abs(batched - single).max() <= 1e-4 * np.abs(audio).max()
+    assert np.all(snr_db(audio, batched) >= 20.0 - SNR_TOL) and np.abs(batched).max() <= 1.0
+    pred = [tm.predict(clf, a, split=split, batch_size=8).argmax(axis=1) for a in (batched, single)]
+    assert (pred[0] == pred[1]).mean() >= 0.9
+
+
+def test_restarts_under_a_per_sample_budget_keep_the_last_start_that_fools(clf, data):
+    """PGD restarts with per-sample radii, as ART's generate keeps them: per sample, the last
+    start whose prediction differs from the clean one, else the first. One batch per group, so start k draws the k-th
+    block of the NumPy stream, like the k-th of three single-start runs."""
+    tm, split = threat_model("waveform"), data.test
+    audio = np.asarray(split.audio, dtype=np.float32)
+    eps = snr_to_eps(30)
+
+    def craft(restarts):
+        return tm.craft(attack="pgd", classifier=clf, x=audio, y=split.y, split=split, norm="l2rel", eps=eps,
+                        batch_size=len(audio), params={"steps": 3, "restarts": restarts}, chunk=len(audio),
+                        advance=lambda k: None)
+
+    def fooled(x_adv):
+        return tm.predict(clf, x_adv, split=split, batch_size=8).argmax(axis=1) != split.y
+
+    groups = tm.groups(split)
+    np.random.seed(0)
+    with_restarts = craft(2)
+    # The same draws, group by group: three single-start runs per group.
+    expected = np.empty_like(audio)
+    np.random.seed(0)
+    for g in groups:
+        sub = split.take(g)
+        runs = [tm.craft(attack="pgd", classifier=clf, x=audio[g], y=split.y[g], split=sub, norm="l2rel",
+                         eps=eps, batch_size=len(g), params={"steps": 3}, chunk=len(g), advance=lambda k: None)
+                for _ in range(3)]
+        best = runs[0].copy()
+        clean = tm.predict(clf, audio[g], split=sub, batch_size=8).argmax(axis=1)
+        for run in runs[1:]:
+            won = tm.predict(clf, run, split=sub, batch_size=8).argmax(axis=1) != clean  # ART's success
+            best[won] = run[won]
+        expected[g] = best
+    assert np.abs(with_restarts - expected).max() <= 1e-6
+    assert np.all(snr_db(audio, with_restarts) >= 30.0 - SNR_TOL)
+    assert fooled(with_restarts).any()
 
 
 def test_waveform_linf_cells_stay_within_the_amplitude(clf, data):

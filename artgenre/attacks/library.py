@@ -7,13 +7,13 @@ Every factory has the signature ``(classifier, *, eps, batch_size, **params)`` a
 - ``fgsm``: ART ``FastGradientMethod`` (L∞, one step of size ε, no random start).
 - ``pgd``: ART ``ProjectedGradientDescent`` (L∞), as in the seed: ``steps=10`` steps of
   ``step_ratio * ε = ε / 4`` from one uniform random start in the ε ball; ``restarts`` adds
-  random restarts (ART keeps, per sample, the first restart that fools the model); the
-  stronger setting is one option away (``steps=50``). ART runs it natively in PyTorch when
-  every preprocessing step of the classifier is framework-native; a numpy preprocessing
-  defence (e.g. ``FeatureSqueezing``) makes ART fall back to its numpy implementation, which
-  is logged as a warning. Without restarts, ART's PyTorch batch routine is driven directly
-  (`_pgd_torch_driver`) to skip the success rate ART's ``generate`` computes only for a log
-  line; the examples are the same.
+  random starts (ART keeps, per sample, the last start whose prediction differs from the
+  clean one); the stronger setting is one option away (``steps=50``). ART runs it natively
+  in PyTorch when every preprocessing step of the classifier is framework-native; a numpy
+  preprocessing defence (e.g. ``FeatureSqueezing``) makes ART fall back to its numpy
+  implementation, which is logged as a warning. Without restarts, or with a per-sample
+  budget, ART's PyTorch batch routine is driven directly (`_pgd_torch_driver`), skipping the
+  success rate ART's ``generate`` computes only for a log line; the examples are the same.
 - ``deepfool``: ART ``DeepFool`` (minimum-norm, not ε-bounded: ``eps`` is ignored) with
   overshoot `DEEPFOOL_OVERSHOOT` = 0.02, the DeepFool paper's value (ART defaults to 1e-6,
   which leaves many samples exactly on the decision boundary).
@@ -38,7 +38,7 @@ from artgenre.attacks.spec import (
     prepared,
     register_attack,
 )
-from artgenre.errors import check_int, check_range
+from artgenre.errors import ParameterError, check_int, check_range
 from artgenre.runtime import log
 
 #: DeepFool overshoot (Moosavi-Dezfooli et al. 2016 use 0.02); ART's default is 1e-6.
@@ -52,7 +52,14 @@ PGD_STEPS = 10
 PGD_STEP_RATIO = 0.25
 
 
-def fgsm(classifier, *, eps: float, batch_size: int, norm: float = np.inf) -> PreparedAttack:
+def _per_sample(eps: float, scale, input_shape) -> np.ndarray:
+    """``eps * scale`` as an (N, 1, ...) float32 array: ART's per-sample ``eps`` for inputs of
+    ``input_shape``."""
+    scale = np.asarray(scale, dtype=np.float64).reshape(-1)
+    return (eps * scale).reshape((-1,) + (1,) * len(input_shape)).astype(np.float32)
+
+
+def fgsm(classifier, *, eps: float, batch_size: int, norm: float = np.inf, scale=None) -> PreparedAttack:
     """FGSM (Goodfellow et al. 2015): ``x + ε · sign(∇ₓ loss)``, clipped to [0, 1].
 
     Parameters
@@ -65,6 +72,10 @@ def fgsm(classifier, *, eps: float, batch_size: int, norm: float = np.inf) -> Pr
     norm : float
         ``np.inf`` (the sweep's L∞ budget) or 2 (an L2 budget: `artgenre.threats_waveform`'s
         l2rel); set by the threat model, not a user parameter.
+    scale : np.ndarray, shape (N,), optional
+        Per-sample budget multipliers: sample ``i`` gets budget ``eps * scale[i]`` (the waveform
+        threat's per-example L2 budget); the attack then runs on exactly those N rows. Set by
+        the threat model, not a user parameter.
 
     Returns
     -------
@@ -81,15 +92,16 @@ def fgsm(classifier, *, eps: float, batch_size: int, norm: float = np.inf) -> Pr
     eps, batch_size = check_eps(eps), check_batch_size(batch_size)
     if eps == 0:
         return identity_attack("fgsm", eps)
+    budget = eps if scale is None else _per_sample(eps, scale, classifier.input_shape)
     attack = FastGradientMethod(
-        classifier, norm=norm, eps=eps, eps_step=eps, num_random_init=0,
+        classifier, norm=norm, eps=budget, eps_step=budget, num_random_init=0,
         batch_size=batch_size, minimal=False, summary_writer=False,
     )
     return prepared("fgsm", eps, classifier, art_attack=attack)
 
 
 def pgd(classifier, *, eps: float, batch_size: int, steps: int = PGD_STEPS, step_ratio: float = PGD_STEP_RATIO,
-        restarts: int = 0, norm: float = np.inf) -> PreparedAttack:
+        restarts: int = 0, norm: float = np.inf, scale=None) -> PreparedAttack:
     """L∞ PGD (Madry et al. 2018) with a uniform random start.
 
     Parameters
@@ -107,6 +119,9 @@ def pgd(classifier, *, eps: float, batch_size: int, steps: int = PGD_STEPS, step
         Extra random restarts (>= 0): ``num_random_init = 1 + restarts``.
     norm : float
         ``np.inf`` or 2, as for `fgsm` (set by the threat model).
+    scale : np.ndarray, shape (N,), optional
+        Per-sample budget multipliers, as for `fgsm`: ``eps`` and the step of sample ``i`` are
+        multiplied by ``scale[i]`` (set by the threat model).
 
     Returns
     -------
@@ -135,9 +150,13 @@ def pgd(classifier, *, eps: float, batch_size: int, steps: int = PGD_STEPS, step
         num_random_init=1 + restarts, batch_size=batch_size, summary_writer=False, verbose=False,
     )
     if isinstance(attack._attack, ProjectedGradientDescentPyTorch):
-        # With restarts ART's generate must compare successes between starts: keep it.
-        fn = _pgd_torch_driver(attack._attack) if restarts == 0 else None
+        # With restarts ART's generate must compare successes between starts: keep it, unless
+        # the budget is per sample, which only the driver handles.
+        fn = _pgd_torch_driver(attack._attack, scale=scale) if restarts == 0 or scale is not None else None
         return prepared("pgd", eps, classifier, art_attack=attack, fn=fn)
+    if scale is not None:
+        raise ParameterError("a per-sample budget (scale) needs ART's PyTorch PGD, but the classifier has "
+                             "non-framework preprocessing; run this threat model without it")
     log.warning(
         "PGD runs on ART's numpy path (%s), not the PyTorch-native one: the classifier has "
         "non-framework preprocessing (%s); expect it to be several times slower",
@@ -147,14 +166,17 @@ def pgd(classifier, *, eps: float, batch_size: int, steps: int = PGD_STEPS, step
     return prepared("pgd", eps, classifier, art_attack=attack)
 
 
-def _pgd_torch_driver(inner) -> Callable:
+def _pgd_torch_driver(inner, *, scale=None) -> Callable:
     """``fn(x, y)`` running ART's PyTorch PGD batch by batch, as its ``generate`` does for one
     random start and no mask, minus the success rate that ``generate`` computes at the end
     only to log it (two extra forward passes over every input, ~7 % of PGD-10's time).
 
     Each batch goes through ART's own ``_generate_batch`` (random start, steps, clipping,
     projection), so the adversarial examples are identical to ``generate``'s for the same
-    NumPy seed (tested).
+    NumPy seed (tested). With ``scale`` (a per-sample budget, see `pgd`) each batch runs ART's
+    steps (``_compute_pytorch``) from a random start drawn here, since ART's L2 random start
+    takes one radius for all samples; restarts then keep, per sample, the last start whose
+    prediction differs from the clean one (else the first), as ``generate`` does.
     """
     import torch
 
@@ -166,13 +188,44 @@ def _pgd_torch_driver(inner) -> Callable:
         bs = inner.batch_size
         for batch_id, i in enumerate(range(0, len(x), bs)):
             inner._batch_id = batch_id
-            out[i : i + bs] = inner._generate_batch(
-                x=torch.from_numpy(x[i : i + bs]), targets=torch.from_numpy(targets[i : i + bs]),
-                mask=None, eps=inner.eps, eps_step=inner.eps_step,
-            )
+            xb, tb = torch.from_numpy(x[i : i + bs]), torch.from_numpy(targets[i : i + bs])
+            if scale is None:
+                out[i : i + bs] = inner._generate_batch(x=xb, targets=tb, mask=None, eps=inner.eps,
+                                                        eps_step=inner.eps_step)
+            else:
+                out[i : i + bs] = _scaled_starts(inner, xb, tb, np.asarray(scale[i : i + bs]))
         return out
 
     return fn
+
+
+def _scaled_starts(inner, x, targets, scale: np.ndarray) -> np.ndarray:
+    """ART's PGD steps on one batch whose sample ``i`` has budget ``inner.eps * scale[i]``."""
+    import torch
+    from art.utils import compute_success_array, random_sphere
+
+    s = scale.reshape((-1,) + (1,) * (x.ndim - 1)).astype(np.float32)
+    eps, eps_step = inner.eps * s, inner.eps_step * s
+    device = inner.estimator.device
+    x0, tb = x.to(device), targets.to(device)
+    lo, hi = inner.estimator.clip_values
+    best = None
+    for start in range(max(1, inner.num_random_init)):
+        # A point uniform in the unit ball, scaled per sample: ART's draws for a scalar radius.
+        delta = random_sphere(len(x), int(np.prod(x.shape[1:])), 1.0, inner.norm).reshape(x.shape) * eps
+        adv = torch.clamp(x0 + torch.from_numpy(delta.astype(np.float32)).to(device), float(lo), float(hi))
+        momentum = torch.zeros(x0.shape, device=device)
+        for step in range(inner.max_iter):
+            inner._i_max_iter = step
+            adv = inner._compute_pytorch(adv, x0, tb, None, eps, eps_step, False, momentum)
+        adv = adv.detach().cpu().numpy()
+        if best is None:
+            best = adv
+        else:
+            won = compute_success_array(inner.estimator, x.numpy(), targets.numpy(), adv, inner.targeted,
+                                        batch_size=inner.batch_size)
+            best[won] = adv[won]
+    return best
 
 
 def deepfool(classifier, *, eps: float, batch_size: int, max_iter: int = DEEPFOOL_MAX_ITER, nb_grads: int = 10,
@@ -216,7 +269,8 @@ def deepfool(classifier, *, eps: float, batch_size: int, max_iter: int = DEEPFOO
     return prepared("deepfool", eps, classifier, art_attack=attack)
 
 
-def noise(classifier, *, eps: float, batch_size: int, seed: int | None = None, norm: float = np.inf) -> PreparedAttack:
+def noise(classifier, *, eps: float, batch_size: int, seed: int | None = None, norm: float = np.inf,
+          scale=None) -> PreparedAttack:
     """Random-sign noise ``clip(x + ε · sign(U(-1, 1)), 0, 1)``: a baseline, not an attack.
 
     Parameters
@@ -233,6 +287,8 @@ def noise(classifier, *, eps: float, batch_size: int, seed: int | None = None, n
     norm : float
         ``np.inf`` (amplitude ε per element) or 2 (the same signs scaled to L2 norm ε);
         set by the threat model. The result is clipped to ``classifier.clip_values``.
+    scale : np.ndarray, shape (N,), optional
+        Per-sample amplitude multipliers, as for `fgsm` (set by the threat model).
 
     Returns
     -------
@@ -253,19 +309,22 @@ def noise(classifier, *, eps: float, batch_size: int, seed: int | None = None, n
         sign = np.sign(rng.uniform(-1.0, 1.0, size=x.shape)).astype(np.float32)
         # L2: the same signs scaled so that each sample's perturbation has norm ε.
         step = eps if norm == np.inf else eps / np.sqrt(max(int(np.prod(x.shape[1:])), 1))
-        return np.clip(x + np.float32(step) * sign, lo, hi, dtype=np.float32)
+        step = np.float32(step) if scale is None else _per_sample(step, scale, x.shape[1:])
+        return np.clip(x + step * sign, lo, hi, dtype=np.float32)
 
     return PreparedAttack(name="noise", eps=eps, fn=fn)
 
 
 for _spec in (
-    # ``norm`` is the budget's (set by the threat model for an L2 budget), not a user parameter.
-    AttackSpec("fgsm", fgsm, "FGSM, one signed-gradient step of ε", budget_checked=True, accepted=()),
+    # ``norm`` and ``scale`` are the budget's (set by the threat model for a per-example L2
+    # budget), not user parameters.
+    AttackSpec("fgsm", fgsm, "FGSM, one signed-gradient step of ε", budget_checked=True, accepted=(),
+               per_sample_budget=True),
     AttackSpec("pgd", pgd, "L∞ PGD from a random start (steps, step_ratio, restarts)", budget_checked=True,
-               accepted=("steps", "step_ratio", "restarts")),
+               accepted=("steps", "step_ratio", "restarts"), per_sample_budget=True),
     AttackSpec("deepfool", deepfool, "DeepFool minimal perturbations (max_iter, nb_grads, overshoot)",
                eps_bounded=False, minimal_norm=True),
     AttackSpec("noise", noise, "random-sign noise of amplitude ε (a reference, not an attack)",
-               budget_checked=True, accepted=("seed",)),
+               budget_checked=True, accepted=("seed",), per_sample_budget=True),
 ):
     register_attack(_spec)

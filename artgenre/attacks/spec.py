@@ -165,6 +165,11 @@ class AttackSpec:
     gradient_free : bool
         Uses predictions only (e.g. ``square``): the gradient-masking reference of
         `artgenre.attacks.strength`.
+    per_sample_budget : bool
+        The factory takes ``scale``, an (N,) array of per-sample budget multipliers (sample
+        ``i`` gets ``eps * scale[i]``), and the attack it returns runs on exactly those N rows:
+        a per-example L2 budget is then crafted in batches (`artgenre.threats_waveform`), not
+        one example per call.
     """
 
     name: str
@@ -176,6 +181,7 @@ class AttackSpec:
     threats: tuple[str, ...] = ("spectrogram",)
     accepted: tuple[str, ...] | None = None
     gradient_free: bool = False
+    per_sample_budget: bool = False
 
     def __post_init__(self) -> None:
         if self.eps_bounded == self.minimal_norm:
