@@ -168,6 +168,28 @@ def test_pgd_inner_attack_follows_profile_settings():
     assert attack.num_random_init == 1 and attack.norm == np.inf
 
 
+@pytest.mark.parametrize("labels", ["given", "predicted"])
+def test_inner_pgd_crafts_what_arts_generate_crafts(labels, monkeypatch):
+    """The inner attack skips ART's success-rate passes, not its examples: same NumPy seed, same
+    adversarial examples as ART's own ``generate``."""
+    from art.attacks.evasion import ProjectedGradientDescent
+    from art.attacks.evasion.projected_gradient_descent import projected_gradient_descent_pytorch as art_pgd
+
+    rates = []
+    real_rate = art_pgd.compute_success
+    monkeypatch.setattr(art_pgd, "compute_success", lambda *a, **k: rates.append(1) or real_rate(*a, **k))
+    clf = _linear_classifier(0)
+    split = _robust_split(12, seed=3)
+    x, y = split.x, (split.y if labels == "given" else None)
+    attack = make_inner_attack(classifier=clf, settings=InnerAttack(kind="pgd", eps=0.05, steps=3), batch_size=8)
+    np.random.seed(7)
+    ours = attack.generate(x, y=y)
+    assert not rates
+    np.random.seed(7)
+    art = ProjectedGradientDescent.generate(attack, x, y=y)
+    assert rates and np.abs(ours - x).max() > 0 and np.array_equal(ours, art)
+
+
 def test_defense_registry_and_config_defaults():
     assert list(DEFENSES) == ["adv-mixed", "adv-pure", "adv-fast", "squeeze", "squeeze-mixed", "squeeze-pure",
                               "detector"]

@@ -12,7 +12,7 @@ Every factory has the signature ``(classifier, *, eps, batch_size, **params)`` a
   in PyTorch when every preprocessing step of the classifier is framework-native; a numpy
   preprocessing defence (e.g. ``FeatureSqueezing``) makes ART fall back to its numpy
   implementation, which is logged as a warning. Without restarts, or with a per-sample
-  budget, ART's PyTorch batch routine is driven directly (`_pgd_torch_driver`), skipping the
+  budget, ART's PyTorch batch routine is driven directly (`pgd_torch_driver`), skipping the
   success rate ART's ``generate`` computes only for a log line; the examples are the same.
 - ``deepfool``: ART ``DeepFool`` (minimum-norm, not ε-bounded: ``eps`` is ignored) with
   overshoot `DEEPFOOL_OVERSHOOT` = 0.02, the DeepFool paper's value (ART defaults to 1e-6,
@@ -152,7 +152,7 @@ def pgd(classifier, *, eps: float, batch_size: int, steps: int = PGD_STEPS, step
     if isinstance(attack._attack, ProjectedGradientDescentPyTorch):
         # With restarts ART's generate must compare successes between starts: keep it, unless
         # the budget is per sample, which only the driver handles.
-        fn = _pgd_torch_driver(attack._attack, scale=scale) if restarts == 0 or scale is not None else None
+        fn = pgd_torch_driver(attack._attack, scale=scale) if restarts == 0 or scale is not None else None
         return prepared("pgd", eps, classifier, art_attack=attack, fn=fn)
     if scale is not None:
         raise ParameterError("a per-sample budget (scale) needs ART's PyTorch PGD, but the classifier has "
@@ -166,7 +166,7 @@ def pgd(classifier, *, eps: float, batch_size: int, steps: int = PGD_STEPS, step
     return prepared("pgd", eps, classifier, art_attack=attack)
 
 
-def _pgd_torch_driver(inner, *, scale=None) -> Callable:
+def pgd_torch_driver(inner, *, scale=None) -> Callable:
     """``fn(x, y)`` running ART's PyTorch PGD batch by batch, as its ``generate`` does for one
     random start and no mask, minus the success rate that ``generate`` computes at the end
     only to log it (two extra forward passes over every input, ~7 % of PGD-10's time).
