@@ -10,7 +10,8 @@ the differentiable log-mel front end (`artgenre.frontend.WaveformModel`) in an A
   −20·log10 ε dB (``eps_db`` is that SNR); the attack gets ``norm=2``. An attack whose spec
   has ``per_sample_budget`` (fgsm, pgd, noise) is crafted in batches, with the radius
   ε·‖xᵢ‖ of each example passed as ``scale``; any other attack is run one example per call
-  (ART's L2 random start takes one radius for all samples of a call), in the scaled coordinates ``u = x / ‖x‖`` where the radius is ε itself and the clip range is
+  (ART's L2 random start takes one radius for all samples of a call), in the scaled
+  coordinates ``u = x / ‖x‖`` where the radius is ε itself and the clip range is
   (−1/‖x‖, 1/‖x‖). Both give the same algorithm (tested).
 
 The dB scale of a segment refers to its clip's loudest mel bin (`Split.audio_ref`), so samples
@@ -188,45 +189,57 @@ class WaveformThreat(ThreatModel):
         if norm == NORMS["linf"]:
             return super().craft(attack=attack, classifier=classifier, x=x, y=y, split=split, norm=norm, eps=eps,
                                  batch_size=batch_size, params=params, chunk=chunk, advance=advance)
-        from artgenre.art_adapter import as_art_classifier
-        from artgenre.attacks.spec import CLASSIFIER_CONTEXT, attack_spec
+        from artgenre.attacks.spec import attack_spec
 
         params = self.attack_params(attack=attack, norm=norm, params=params)
         spec = attack_spec(attack)
+        craft_group = self._craft_batched if spec.per_sample_budget else self._craft_each
         out = np.array(x, dtype=np.float32, copy=True)
-        lo, hi = self.clip_values
-        norms = np.linalg.norm(np.asarray(x, dtype=np.float64).reshape(len(x), -1), axis=1)
+        # Row by row: a float64 copy of the whole split would double its memory.
+        norms = np.array([np.linalg.norm(np.asarray(row, dtype=np.float64)) for row in x])
         for g in self.groups(split):
             self.prepare(classifier, split=split, group=g)
-            if spec.per_sample_budget:
-                for i in range(0, len(g), chunk):
-                    rows = g[i : i + chunk]
-                    rows = rows[norms[rows] > 0]
-                    if len(rows):
-                        # The budget's norm and scale go to the factory directly: they are not
-                        # user parameters (attack_params validated the rest).
-                        atk = spec.factory(classifier, eps=eps, batch_size=batch_size, scale=norms[rows], **params)
-                        adv = atk.generate(np.ascontiguousarray(x[rows]), y[rows])
-                        for j, r in enumerate(rows):
-                            out[r] = self._project(x[r], adv[j].astype(np.float64), eps * norms[r])
-                    advance(min(chunk, len(g) - i))
-                continue
-            for i in g:
-                scale = float(norms[i])
-                if scale > 0:
-                    # A classifier per example: ART takes one clip range per classifier.
-                    scaled = as_art_classifier(_scaled(model=classifier.model, scale=scale),
-                                               device=str(classifier.device), input_shape=tuple(classifier.input_shape),
-                                               nb_classes=int(classifier.nb_classes),
-                                               clip_values=(lo / scale, hi / scale))
-                    for name in CLASSIFIER_CONTEXT:  # e.g. the detector a detector-aware attack evades
-                        if hasattr(classifier, name):
-                            setattr(scaled, name, getattr(classifier, name))
-                    atk = spec.factory(scaled, eps=eps, batch_size=1, **params)
-                    u = atk.generate(x[i : i + 1] / np.float32(scale), y[i : i + 1])
-                    out[i] = self._project(x[i], u[0].astype(np.float64) * scale, eps * scale)
-                advance(1)
+            craft_group(spec=spec, classifier=classifier, x=x, y=y, out=out, rows=g, norms=norms, eps=eps,
+                        batch_size=batch_size, params=params, chunk=chunk, advance=advance)
         return out
+
+    def _craft_batched(self, *, spec, classifier, x, y, out, rows, norms, eps, batch_size, params, chunk,
+                       advance) -> None:
+        """``out[rows]`` from a ``per_sample_budget`` attack, ``chunk`` rows per call."""
+        for i in range(0, len(rows), chunk):
+            part = rows[i : i + chunk]
+            part = part[norms[part] > 0]
+            if len(part):
+                # The budget's norm and scale go to the factory directly: they are not user
+                # parameters (attack_params validated the rest).
+                atk = spec.factory(classifier, eps=eps, batch_size=batch_size, scale=norms[part], **params)
+                adv = atk.generate(np.ascontiguousarray(x[part]), y[part])
+                for j, r in enumerate(part):
+                    out[r] = self._project(x[r], adv[j].astype(np.float64), eps * norms[r])
+            advance(min(chunk, len(rows) - i))
+
+    def _craft_each(self, *, spec, classifier, x, y, out, rows, norms, eps, batch_size, params, chunk,
+                    advance) -> None:
+        """``out[rows]`` one example per call, in the scaled coordinates of the module docstring."""
+        from artgenre.art_adapter import as_art_classifier
+        from artgenre.attacks.spec import CLASSIFIER_CONTEXT
+
+        lo, hi = self.clip_values
+        for i in rows:
+            scale = float(norms[i])
+            if scale > 0:
+                # A classifier per example: ART takes one clip range per classifier.
+                scaled = as_art_classifier(_scaled(model=classifier.model, scale=scale),
+                                           device=str(classifier.device), input_shape=tuple(classifier.input_shape),
+                                           nb_classes=int(classifier.nb_classes),
+                                           clip_values=(lo / scale, hi / scale))
+                for name in CLASSIFIER_CONTEXT:  # e.g. the detector a detector-aware attack evades
+                    if hasattr(classifier, name):
+                        setattr(scaled, name, getattr(classifier, name))
+                atk = spec.factory(scaled, eps=eps, batch_size=1, **params)
+                u = atk.generate(x[i : i + 1] / np.float32(scale), y[i : i + 1])
+                out[i] = self._project(x[i], u[0].astype(np.float64) * scale, eps * scale)
+            advance(1)
 
     def _project(self, x: np.ndarray, x_adv: np.ndarray, radius: float) -> np.ndarray:
         # Rescaling u → x and float32 rounding can leave ‖δ‖ a hair above the radius.

@@ -870,6 +870,21 @@ def test_detector_pgd_rejects_an_unknown_norm():
         make_attack("detector-pgd", clf, eps=0.01, batch_size=4, params={"norm": "1"})
 
 
+def test_a_per_sample_budget_on_arts_numpy_pgd_path_is_refused_naming_the_preprocessing():
+    import numpy as np
+    from art.defences.preprocessor import FeatureSqueezing
+
+    from artgenre.art_adapter import as_art_classifier
+    from artgenre.attacks import ATTACKS
+    from artgenre.errors import ParameterError
+    from artgenre.models import build_model
+
+    clf = as_art_classifier(build_model(name="cnn", input_size=32), input_shape=(1, 32, 32),
+                            preprocessing_defences=FeatureSqueezing(clip_values=(0.0, 1.0), bit_depth=5))
+    with pytest.raises(ParameterError, match=r"per-sample budget.*\(FeatureSqueezing\)"):
+        ATTACKS["pgd"].factory(clf, eps=0.01, batch_size=4, scale=np.ones(3))
+
+
 def test_pipeline_waveform_models_must_be_trained_in_the_run():
     from artgenre.errors import ParameterError
     from artgenre.pipeline import make_pipeline_config

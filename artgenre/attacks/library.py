@@ -154,14 +154,15 @@ def pgd(classifier, *, eps: float, batch_size: int, steps: int = PGD_STEPS, step
         # the budget is per sample, which only the driver handles.
         fn = pgd_torch_driver(attack._attack, scale=scale) if restarts == 0 or scale is not None else None
         return prepared("pgd", eps, classifier, art_attack=attack, fn=fn)
+    preprocessing = ", ".join(type(p).__name__ for p in getattr(classifier, "preprocessing_operations", [])) or "?"
     if scale is not None:
-        raise ParameterError("a per-sample budget (scale) needs ART's PyTorch PGD, but the classifier has "
-                             "non-framework preprocessing; run this threat model without it")
+        raise ParameterError(f"a per-sample budget (scale) needs ART's PyTorch PGD, but the classifier has "
+                             f"non-framework preprocessing ({preprocessing}); put such a defence inside the "
+                             "model (as the waveform threat model does) or use one budget for all samples")
     log.warning(
         "PGD runs on ART's numpy path (%s), not the PyTorch-native one: the classifier has "
         "non-framework preprocessing (%s); expect it to be several times slower",
-        type(attack._attack).__name__,
-        ", ".join(type(p).__name__ for p in getattr(classifier, "preprocessing_operations", [])) or "?",
+        type(attack._attack).__name__, preprocessing,
     )
     return prepared("pgd", eps, classifier, art_attack=attack)
 
@@ -210,7 +211,7 @@ def _scaled_starts(inner, x, targets, scale: np.ndarray) -> np.ndarray:
     x0, tb = x.to(device), targets.to(device)
     lo, hi = inner.estimator.clip_values
     best = None
-    for start in range(max(1, inner.num_random_init)):
+    for _ in range(max(1, inner.num_random_init)):
         # A point uniform in the unit ball, scaled per sample: ART's draws for a scalar radius.
         delta = random_sphere(len(x), int(np.prod(x.shape[1:])), 1.0, inner.norm).reshape(x.shape) * eps
         adv = torch.clamp(x0 + torch.from_numpy(delta.astype(np.float32)).to(device), float(lo), float(hi))
