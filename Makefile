@@ -11,18 +11,25 @@ ARGS   ?=
 .PHONY: run test test-fast install bench lock clean
 
 # librosa's numba kernels compile on first use (about 20 s of one core on a fresh install) into
-# a cache inside the venv: the install compiles the ones artgenre uses while pip unpacks torch on
-# the other core, instead of the first `prepare` doing it alone. Not fatal if it fails.
+# a cache inside the venv: the install compiles the ones artgenre uses while pip unpacks torch,
+# instead of the first `prepare` doing it alone. Not fatal if it fails.
 WARM_LIBROSA := import numpy as np, librosa; y = np.random.default_rng(0).uniform(-1, 1, 8192).astype(np.float32); \
   S = librosa.feature.melspectrogram(y=y, sr=22050); librosa.db_to_power(librosa.power_to_db(S)); \
   librosa.griffinlim(librosa.feature.inverse.mel_to_stft(S, sr=22050), n_iter=2)
+# torch, torchvision and the CUDA libraries they pin (4.1 of the venv's 5.5 GB) are unpacked by a
+# second pip, without dependencies, while the first installs librosa on the other core; the last
+# pip resolves everything against the lock and finds them installed. The two sets are disjoint.
+BIG := ^(torch|torchvision|triton|nvidia-[^=]*|cuda-[^=]*)==
 
 # Installs exactly the versions in $(LOCK) (pip constraints), so every machine runs the torch /
 # torchvision / ART the documented numbers came from; `make lock` refreshes the file.
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c $(LOCK) librosa
+	grep -E '$(BIG)' $(LOCK) > $(VENV)/big-wheels.txt
+	$(PY) -m pip install --quiet --no-deps -r $(VENV)/big-wheels.txt & big=$$!; \
+	  $(PY) -m pip install --quiet -c $(LOCK) librosa; rc=$$?; \
+	  wait $$big || rc=1; exit $$rc
 	$(PY) -c "$(WARM_LIBROSA)" > /dev/null 2>&1 & warm=$$!; \
 	  $(PY) -m pip install --quiet -c $(LOCK) -e ".[dev]"; rc=$$?; \
 	  wait $$warm || echo "librosa warm-up failed: its kernels compile on first use instead"; exit $$rc

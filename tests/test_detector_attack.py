@@ -80,3 +80,47 @@ def test_bad_inputs(guarded):
         detector_aware_pgd(model=net, squeezers=squeezers, threshold=tau, x=x, y=y[:3], eps=0.01)
     with pytest.raises(ParameterError, match="eps"):
         detector_aware_pgd(model=net, squeezers=squeezers, threshold=tau, x=x, y=y, eps=1.5)
+
+
+def _full_batch_reference(net, squeezers, tau, x, y, *, eps, steps, restarts, seed, norm):
+    """The attack stepping every sample of the batch to the end (found ones included)."""
+    from artgenre.defenses.detector_attack import DETECTOR_PENALTY, SCORE_MARGIN, _Ball, _scores
+    from artgenre.frontend import split_features
+
+    features, head = split_features(net)
+    ball, gen = _Ball(norm, eps, 0.0, 1.0), torch.Generator().manual_seed(seed)
+    x0, yt = torch.as_tensor(x), torch.as_tensor(y)
+    best, found = x0.clone(), torch.zeros(len(y), dtype=torch.bool)
+    for _ in range(restarts):
+        xa = ball.start(x0, gen)
+        for _ in range(steps + 1):
+            xa.requires_grad_(True)
+            logits, score = _scores(features, head, xa, squeezers)
+            hit = (logits.argmax(dim=1) != yt) & (score <= tau) & ~found
+            best[hit], found = xa.detach()[hit], found | hit
+            ce = torch.nn.functional.cross_entropy(logits, yt, reduction="none")
+            (grad,) = torch.autograd.grad((ce - DETECTOR_PENALTY * torch.relu(score - (tau - SCORE_MARGIN))).sum(), xa)
+            xa = ball.step(xa.detach(), grad, 0.1 * eps, x0)
+        best[~found] = xa.detach()[~found]
+    return best.numpy(), found.numpy()
+
+
+@pytest.mark.parametrize("norm,eps", [("inf", 0.06), ("2", 1.0)])
+def test_found_samples_leave_the_batch_with_the_examples_of_stepping_them_all(guarded, norm, eps):
+    _, net, squeezers, tau, x, y = guarded
+    rows = []
+    hook = net[0].register_forward_hook(lambda m, i, o: rows.append(i[0].shape[0]))
+    try:
+        x_adv, evaded = detector_aware_pgd(model=net, squeezers=squeezers, threshold=tau, x=x, y=y, eps=eps,
+                                           steps=10, restarts=2, seed=3, norm=norm, batch_size=len(y))
+    finally:
+        hook.remove()
+    ref_adv, ref_evaded = _full_batch_reference(net, squeezers, tau, x, y, eps=eps, steps=10, restarts=2, seed=3,
+                                                norm=norm)
+    np.testing.assert_array_equal(evaded, ref_evaded)
+    np.testing.assert_allclose(x_adv, ref_adv, rtol=0, atol=1e-6)
+    assert 0 < evaded.sum() < len(y)  # both kinds of sample occur
+    # One forward pass of the model per squeezer view and one of the raw input per step: the
+    # found samples were not stepped again (the reference steps 2 · 11 · len(y) rows per view).
+    views = 1 + len(squeezers)
+    assert sum(rows) < views * 2 * 11 * len(y)

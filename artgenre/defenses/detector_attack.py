@@ -174,21 +174,29 @@ def _attack_batch(split, squeezers, tau, x0, y, ball: _Ball, steps, step, restar
     best = x0.clone()
     found = torch.zeros(x0.shape[0], dtype=torch.bool, device=x0.device)
     for _ in range(restarts):
-        xa = ball.start(x0, gen)
+        # Each restart draws the whole batch's start, so the random stream does not depend on
+        # which samples are still attacked; a found sample keeps its first accepted-and-wrong
+        # iterate, so only the others are stepped (samples are independent in eval mode).
+        start = ball.start(x0, gen)
+        rows = torch.nonzero(~found).flatten()
+        xa = start[rows]
         for _ in range(steps + 1):
+            if rows.numel() == 0:
+                break
             xa.requires_grad_(True)
             logits, score = _scores(features, head, xa, squeezers)
-            wrong = logits.argmax(dim=1) != y
+            yr = y[rows]
             # Exact decision: the squeezers ran in the forward pass, so `score` is the detector's.
-            hit = wrong & (score <= tau) & ~found
-            best[hit] = xa.detach()[hit]
-            found |= hit
-            ce = torch.nn.functional.cross_entropy(logits, y, reduction="none")
+            hit = (logits.argmax(dim=1) != yr) & (score <= tau)
+            best[rows[hit]] = xa.detach()[hit]
+            found[rows[hit]] = True
+            ce = torch.nn.functional.cross_entropy(logits, yr, reduction="none")
             objective = ce - penalty * torch.relu(score - (tau - margin))
             (grad,) = torch.autograd.grad(objective.sum(), xa)
             with torch.no_grad():
-                xa = ball.step(xa.detach(), grad, step, x0)
-        best[~found] = xa.detach()[~found]
+                keep = ~hit
+                rows, xa = rows[keep], ball.step(xa.detach()[keep], grad[keep], step, x0[rows[keep]])
+        best[rows] = xa.detach()
     return best.cpu().numpy(), found.cpu().numpy()
 
 
