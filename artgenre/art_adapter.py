@@ -12,7 +12,9 @@ batch losses and correct predictions, so an epoch run through ART's ``fit`` (dir
 
 The classifier is an `ArtGenreClassifier`: ART's ``PyTorchClassifier`` with a faster
 ``class_gradient`` (all class gradients from batched passes instead of one backward pass per
-class), which ART's ``DeepFool`` calls unchanged; see `ArtGenreClassifier.class_gradient`.
+class), which ART's ``DeepFool`` calls unchanged; see `ArtGenreClassifier.class_gradient`. Its
+``compute_loss`` keeps the forward graph for a ``loss_gradient`` of the same input, which saves
+ART's APGD one forward pass per iteration (`artgenre.loss_graph`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from artgenre import loss_graph
 from artgenre.errors import ParameterError
 from artgenre.runtime import resolve_device
 
@@ -99,6 +102,20 @@ def _art_classifier_class():
         def class_gradient(self, x, label=None, training_mode=False, **kwargs):
             return _class_gradient(self, super().class_gradient, x, label, training_mode, **kwargs)
 
+        def compute_loss(self, x, y, reduction="none", **kwargs):
+            return loss_graph.compute_loss(self, super().compute_loss, x, y, reduction=reduction, **kwargs)
+
+        def loss_gradient(self, x, y, training_mode=False, **kwargs):
+            return loss_graph.loss_gradient(self, super().loss_gradient, x, y, training_mode=training_mode, **kwargs)
+
+        def fit(self, *args, **kwargs):
+            loss_graph.drop_graph(self)
+            return super().fit(*args, **kwargs)
+
+        def predict(self, *args, **kwargs):
+            loss_graph.drop_graph(self)
+            return super().predict(*args, **kwargs)
+
     _ArtGenreClassifier.__name__ = _ArtGenreClassifier.__qualname__ = "ArtGenreClassifier"
     _CLASS_CACHE["cls"] = _ArtGenreClassifier
     return _ArtGenreClassifier
@@ -130,6 +147,11 @@ _CLASSIFIER_DOC = """ART ``PyTorchClassifier`` whose ``class_gradient`` is compu
     With ``label=None`` the gradients come back as a `DeferredGradients`, an array-like that
     computes them on first use (ART's ``DeepFool`` requests one more set per sample than it
     reads); any numpy use of it, or ``np.asarray``, yields the ``np.ndarray``.
+
+    ``compute_loss`` returns ART's values and keeps its forward graph until the next call:
+    ``loss_gradient`` of the same input and labels, with unchanged weights, only runs the
+    backward pass and returns ART's gradient bit for bit (`artgenre.loss_graph`; ART's APGD
+    asks for exactly that once per iteration). ``fit`` and ``predict`` drop the graph.
     """
 
 

@@ -220,3 +220,49 @@ def test_deepfool_reads_one_gradient_set_fewer_per_sample_than_it_requests():
     assert made and all(isinstance(g, DeferredGradients) for g in made)
     # The last set requested for each sample arrives after it is fooled (or at max_iter) and is dropped.
     assert sum(not g.computed for g in made) == len(x)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_apgd_through_the_kept_loss_graph_equals_arts_path_with_fewer_forward_passes(name):
+    from art.attacks.evasion import AutoProjectedGradientDescent
+
+    fast = _classifier(name, seed=5)
+    ref = _art_reference(fast.model)
+    x, _ = _batch(n=6, seed=6)
+    y = np.eye(10, dtype=np.float32)[ref.predict(x).argmax(axis=1)]  # APGD attacks the correct ones
+    forwards = []
+    hook = fast.model.register_forward_pre_hook(lambda module, inputs: forwards.append(1))
+    runs, counts = [], []
+    try:
+        for clf in (ref, fast):
+            np.random.seed(0)  # APGD's random start
+            before = len(forwards)
+            runs.append(AutoProjectedGradientDescent(clf, eps=0.05, eps_step=0.01, max_iter=10, nb_random_init=1,
+                                                     batch_size=6, verbose=False).generate(x, y))
+            counts.append(len(forwards) - before)
+    finally:
+        hook.remove()
+    assert np.abs(runs[0] - x).max() > 0
+    assert np.array_equal(runs[1], runs[0])
+    # Each iteration after the first reads the gradient at the point whose loss it computed.
+    assert counts[1] <= counts[0] - 8
+
+
+def test_a_kept_loss_graph_serves_only_the_same_input_labels_and_weights():
+    fast = _classifier("cnn", seed=7)
+    ref = _art_reference(fast.model)
+    x, y = _batch(n=4, seed=8)
+    x2, y2 = _batch(n=4, seed=9)
+    np.testing.assert_array_equal(fast.compute_loss(x, y), ref.compute_loss(x, y))
+    np.testing.assert_array_equal(fast.loss_gradient(x, y), ref.loss_gradient(x, y))  # from the graph
+    fast.compute_loss(x, y)
+    np.testing.assert_array_equal(fast.loss_gradient(x2, y), ref.loss_gradient(x2, y))  # another input
+    fast.compute_loss(x, y)
+    np.testing.assert_array_equal(fast.loss_gradient(x, y2), ref.loss_gradient(x, y2))  # other labels
+    fast.compute_loss(x, y)
+    fast.fit(x2, y2, batch_size=4, nb_epochs=1, verbose=False)  # the weights change
+    np.testing.assert_array_equal(fast.loss_gradient(x, y), ref.loss_gradient(x, y))
+    fast.compute_loss(x, y)
+    with torch.no_grad():  # ... or change outside ART
+        next(fast.model.parameters()).mul_(1.5)
+    np.testing.assert_array_equal(fast.loss_gradient(x, y), ref.loss_gradient(x, y))

@@ -137,6 +137,19 @@ def test_scores_are_l1_distances_in_range(trained):
     assert s[0] >= s_bits[0] - 1e-9  # max over squeezers
 
 
+def test_scores_of_a_read_only_memory_map_equal_the_array_s_without_a_warning(trained, tmp_path):
+    import warnings
+
+    x, _ = _data(4, 9)
+    np.save(tmp_path / "x.npy", x)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")  # as a cached split is opened
+    squeezers = detector_squeezers(bit_depth=5, median=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = detector_scores(classifier=trained, x=mapped, squeezers=squeezers)
+    np.testing.assert_array_equal(s, detector_scores(classifier=trained, x=x, squeezers=squeezers))
+
+
 def test_score_is_zero_when_squeezing_changes_nothing(trained):
     x, _ = _data(4, 8)
     on_grid = np.round(x * 31) / 31  # already 5-bit values

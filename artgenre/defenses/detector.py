@@ -79,7 +79,10 @@ def detector_scores(*, classifier, x, squeezers, batch_size: int = 64) -> np.nda
     x = _check_batch(x)
     if not squeezers:
         raise DataError("squeezers is empty; the detector needs at least one squeezer")
-    p_raw = _softmax(classifier.predict(x, batch_size=batch_size).astype(np.float64))
+    from artgenre.evaluation import predict_logits
+
+    # predict_logits copies a read-only memory map (a cached split) a chunk at a time.
+    p_raw = _softmax(predict_logits(classifier, x, batch_size=batch_size).astype(np.float64))
     score = np.zeros(x.shape[0])
     for squeezer in squeezers:
         x_sq, _ = squeezer(x)
