@@ -16,7 +16,8 @@
 Pass model (per sample): training = epochs × (n_train train steps + n_val forwards) + final
 val/test forwards; ``fgsm`` 1 gradient, ``pgd`` ``steps × (1 + restarts)``, ``apgd-*``
 ``max_iter × nb_random_init``, ``detector-pgd`` ``steps × restarts`` gradients (+1 forward to
-evaluate each cell), the strength check's stronger PGD on the segments each of its cells
+evaluate each cell; an upper bound since a sample leaves the detector-aware attack once it is
+accepted and misclassified, so the detector stage's ratio is a lower bound), the strength check's stronger PGD on the segments each of its cells
 attacked, ``noise`` and the clean pass 1 forward; ``deepfool`` ``max_iter × nb_grads`` gradients
 and ``max_iter + 1`` forwards per clean-correct sample (an upper bound: samples that flip early
 stop sooner; on a CPU it runs at batch 1, whose passes cost more than the floor's batch-32

@@ -338,3 +338,27 @@ def test_spectrogram_threat_model_reads_budgets_and_builds_the_classifier():
     assert clf.clip_values.tolist() == [0.0, 1.0] and clf.nb_classes == N_CLASSES
     with pytest.raises(ParameterError, match="valid threat models: spectrogram, waveform"):
         threat_model("sonogram")
+
+
+def test_apgd_ce_attacks_our_classifier_itself_with_arts_cross_entropy_examples(clf, data):
+    """ART would re-wrap the model for its named loss; our classifier's loss is that loss, and
+    attacking it directly keeps the saved forward pass (`artgenre.loss_graph`)."""
+    from art.attacks.evasion import AutoProjectedGradientDescent
+    from art.estimators.classification import PyTorchClassifier
+
+    x, y = data
+    attack = make_attack("apgd-ce", clf, eps=EPS, batch_size=8, params={"max_iter": 10})
+    assert attack.art_attack.estimator is clf
+    np.random.seed(0)
+    got = attack.generate(x, y)
+    plain = PyTorchClassifier(model=clf.model, loss=nn.CrossEntropyLoss(), input_shape=(1, SIDE, SIDE),
+                              nb_classes=N_CLASSES, clip_values=(0.0, 1.0), device_type="cpu")
+    ref = AutoProjectedGradientDescent(plain, norm=np.inf, eps=EPS, eps_step=attack.art_attack.eps_step,
+                                       max_iter=10, nb_random_init=1, batch_size=8,
+                                       loss_type="cross_entropy", verbose=False)
+    assert ref.estimator is not plain  # ART's own wrapping, the reference
+    np.random.seed(0)
+    with frozen_weights(model=clf.model):
+        want = ref.generate(x, np.eye(N_CLASSES, dtype=np.float32)[y])
+    assert np.abs(want - x).max() > 0
+    np.testing.assert_array_equal(got, want)

@@ -59,8 +59,26 @@ def _apgd(classifier, *, eps: float, batch_size: int, loss_type: str, max_iter: 
         raise ParameterError(f"apgd-dlr needs at least 3 classes; the classifier has {classifier.nb_classes}")
     return AutoProjectedGradientDescent(
         classifier, norm=_norm(norm), eps=eps, eps_step=step_ratio * eps, max_iter=max_iter,
-        targeted=targeted, nb_random_init=restarts, batch_size=batch_size, loss_type=loss_type, verbose=False,
+        targeted=targeted, nb_random_init=restarts, batch_size=batch_size,
+        loss_type=_apgd_loss_type(classifier, loss_type), verbose=False,
     )
+
+
+def _apgd_loss_type(classifier, loss_type: str) -> str | None:
+    """ART's APGD re-wraps the model in a plain ``PyTorchClassifier`` for a named loss. An
+    `ArtGenreClassifier` whose loss is plain mean cross-entropy is that loss already, and
+    attacked as itself (``loss_type=None``) it keeps its forward graph between ``compute_loss``
+    and ``loss_gradient`` (`artgenre.loss_graph`): the same examples, one forward pass fewer per
+    iteration."""
+    import torch
+
+    from artgenre.art_adapter import ArtGenreClassifier
+
+    loss = getattr(classifier, "_loss", None)
+    plain_ce = (isinstance(loss, torch.nn.CrossEntropyLoss) and loss.weight is None and loss.reduction == "mean"
+                and loss.label_smoothing == 0.0 and loss.ignore_index == -100)
+    return None if loss_type == "cross_entropy" and plain_ce and isinstance(classifier, ArtGenreClassifier) \
+        else loss_type
 
 
 def _check_apgd(max_iter, restarts, step_ratio) -> tuple[int, int, float]:
