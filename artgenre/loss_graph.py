@@ -13,7 +13,8 @@ input, goes to ART's implementation and drops the graph.
 
 Only the plain case is served: numpy inputs, eval mode, no ART preprocessing (none is
 configured by `artgenre.art_adapter.as_art_classifier` unless defences are passed), no RNN,
-no layer gradients. The graph holds one batch's activations, as a ``loss_gradient`` would.
+no layer gradients, at most `MAX_ROWS` rows. The graph holds one batch's activations, as a
+``loss_gradient`` of that batch would.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+
+#: Most rows whose graph `compute_loss` keeps: an attack's batch; a call on a whole split (ART
+#: itself keeps no graph for it when the weights are frozen) goes to ART's implementation.
+MAX_ROWS = 1024
 
 
 @dataclass
@@ -51,7 +57,7 @@ def drop_graph(clf) -> None:
 def compute_loss(clf, art_impl, x, y, reduction: str = "none", **kwargs):
     """ART's ``compute_loss`` (same values); in the plain case the graph is kept."""
     drop_graph(clf)
-    if not _servable(clf, x, **kwargs):
+    if not _servable(clf, x, **kwargs) or len(x) > MAX_ROWS:
         return art_impl(x, y, reduction=reduction, **kwargs)
     from art.utils import check_and_transform_label_format
 
@@ -93,4 +99,4 @@ def loss_gradient(clf, art_impl, x, y, training_mode: bool = False, **kwargs):
     return graph.leaf.grad.cpu().numpy().copy()
 
 
-__all__ = ["compute_loss", "drop_graph", "loss_gradient"]
+__all__ = ["MAX_ROWS", "compute_loss", "drop_graph", "loss_gradient"]

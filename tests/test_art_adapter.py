@@ -266,3 +266,18 @@ def test_a_kept_loss_graph_serves_only_the_same_input_labels_and_weights():
     with torch.no_grad():  # ... or change outside ART
         next(fast.model.parameters()).mul_(1.5)
     np.testing.assert_array_equal(fast.loss_gradient(x, y), ref.loss_gradient(x, y))
+
+
+def test_a_loss_over_more_rows_than_an_attack_batch_keeps_no_graph(monkeypatch):
+    from artgenre import loss_graph
+
+    monkeypatch.setattr(loss_graph, "MAX_ROWS", 3)
+    fast = _classifier("cnn", seed=10)
+    ref = _art_reference(fast.model)
+    x, y = _batch(n=4, seed=11)
+    np.testing.assert_array_equal(fast.compute_loss(x, y), ref.compute_loss(x, y))
+    assert fast.__dict__.get("_artgenre_graph") is None
+    fast.compute_loss(x[:3], y[:3])
+    assert fast.__dict__.get("_artgenre_graph") is not None
+    fast.predict(x)
+    assert fast.__dict__.get("_artgenre_graph") is None
