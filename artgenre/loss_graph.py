@@ -6,10 +6,9 @@ iteration, the gradient at that same point (``loss_gradient(x_{k+1})``, another 
 and a backward pass). `ArtGenreClassifier` runs the first forward pass with the input as a
 leaf that requires a gradient and keeps that graph until its next loss call: a
 ``loss_gradient`` of the same input and labels, with the weights unchanged since, then only
-runs the backward pass. The loss is
-ART's own (the classifier's loss with its reduction) on the same logits, so the gradient is
-ART's bit for bit (tested in ``tests/test_art_adapter.py``); any other call, or a different
-input, goes to ART's implementation and drops the graph.
+runs the backward pass. The loss is ART's own (the classifier's loss with its reduction) on
+the same logits, so the gradient is ART's bit for bit (tested in ``tests/test_art_adapter.py``);
+any other call, or a different input, goes to ART's implementation and drops the graph.
 
 Only the plain case is served: numpy inputs, eval mode, no ART preprocessing (none is
 configured by `artgenre.art_adapter.as_art_classifier` unless defences are passed), no RNN,
