@@ -362,3 +362,42 @@ def test_apgd_ce_attacks_our_classifier_itself_with_arts_cross_entropy_examples(
         want = ref.generate(x, np.eye(N_CLASSES, dtype=np.float32)[y])
     assert np.abs(want - x).max() > 0
     np.testing.assert_array_equal(got, want)
+
+
+def test_pgd_driver_runs_arts_step_on_one_thread_and_the_model_on_all(clf, data, monkeypatch):
+    """ART's elementwise step ops on one thread, the gradients on every thread: the examples of
+    ART's generate (run with every thread throughout), the thread count and the classifier's own
+    attributes restored afterwards."""
+    x, y = data
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen = {"gradient": set(), "step": set()}
+        real = clf.loss_gradient
+
+        def spy(*args, **kwargs):
+            seen["gradient"].add(torch.get_num_threads())
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(clf, "loss_gradient", spy, raising=False)
+        attack = ATTACKS["pgd"](clf, eps=0.05, batch_size=7, steps=4)
+        inner = attack.art_attack._attack
+        step = inner._apply_perturbation_pytorch
+
+        def step_spy(*args, **kwargs):
+            seen["step"].add(torch.get_num_threads())
+            return step(*args, **kwargs)
+
+        monkeypatch.setattr(inner, "_apply_perturbation_pytorch", step_spy, raising=False)
+        np.random.seed(13)
+        ours = attack.generate(x, y)
+        assert seen == {"gradient": {2}, "step": {1}}
+        assert torch.get_num_threads() == 2 and clf.__dict__["loss_gradient"] is spy
+        assert "predict" not in clf.__dict__
+        np.random.seed(13)
+        with frozen_weights(model=clf.model):
+            theirs = attack.art_attack.generate(x, y=y)
+        assert seen["step"] == {1, 2}  # ART's generate stepped on every thread
+        assert np.array_equal(ours, theirs)
+    finally:
+        torch.set_num_threads(threads)

@@ -25,7 +25,8 @@ is an ART class needs only the entry, with `artgenre.attacks.art_classes.art_fac
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -187,17 +188,63 @@ def pgd_torch_driver(inner, *, scale=None) -> Callable:
         targets = inner._set_targets(x, y).astype(np.float32, copy=False)
         out = np.empty_like(x)
         bs = inner.batch_size
-        for batch_id, i in enumerate(range(0, len(x), bs)):
-            inner._batch_id = batch_id
-            xb, tb = torch.from_numpy(x[i : i + bs]), torch.from_numpy(targets[i : i + bs])
-            if scale is None:
-                out[i : i + bs] = inner._generate_batch(x=xb, targets=tb, mask=None, eps=inner.eps,
-                                                        eps_step=inner.eps_step)
-            else:
-                out[i : i + bs] = _scaled_starts(inner, xb, tb, np.asarray(scale[i : i + bs]))
+        with step_ops_on_one_thread(inner):
+            for batch_id, i in enumerate(range(0, len(x), bs)):
+                inner._batch_id = batch_id
+                xb, tb = torch.from_numpy(x[i : i + bs]), torch.from_numpy(targets[i : i + bs])
+                if scale is None:
+                    out[i : i + bs] = inner._generate_batch(x=xb, targets=tb, mask=None, eps=inner.eps,
+                                                            eps_step=inner.eps_step)
+                else:
+                    out[i : i + bs] = _scaled_starts(inner, xb, tb, np.asarray(scale[i : i + bs]))
         return out
 
     return fn
+
+
+@contextlib.contextmanager
+def step_ops_on_one_thread(inner) -> Iterator[None]:
+    """Run ART's L∞ PGD step on one CPU thread except for the model's own passes.
+
+    Between two gradients ART's step makes about ten elementwise passes over the batch (sign,
+    step, clip, projection, NaN checks). Each is a parallel region that waits for its slowest
+    thread, and when another process holds one of the two cores that wait is most of the step's
+    overhead (ART/plain CPU time 1.11 → 1.02–1.05 under such load in
+    ``benchmarks/attack_overhead.py``). Elementwise results do not depend on the thread count,
+    so the examples are the same (tested). The estimator's ``loss_gradient`` and ``predict``
+    get the threads back for the duration of each call. L2 steps (per-sample norms: reductions,
+    whose rounding does depend on it), CUDA and single-threaded runs are left as they are.
+    """
+    import torch
+
+    est, n = inner.estimator, torch.get_num_threads()
+    if inner.norm not in (np.inf, "inf") or getattr(est.device, "type", "cpu") != "cpu" or n == 1:
+        yield
+        return
+
+    def with_threads(method):
+        def call(*args, **kwargs):
+            torch.set_num_threads(n)
+            try:
+                return method(*args, **kwargs)
+            finally:
+                torch.set_num_threads(1)
+        return call
+
+    names = ("loss_gradient", "predict")
+    shadowed = {k: est.__dict__[k] for k in names if k in est.__dict__}
+    for k in names:
+        setattr(est, k, with_threads(getattr(est, k)))
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+        for k in names:
+            if k in shadowed:
+                est.__dict__[k] = shadowed[k]
+            else:
+                del est.__dict__[k]
 
 
 def _scaled_starts(inner, x, targets, scale: np.ndarray) -> np.ndarray:
