@@ -17,7 +17,10 @@ from artgenre.grid import build_units, seed_folders
 from artgenre.pipeline import make_pipeline_config, run_pipeline
 
 TINY = {"clips_per_genre": 5, "clip_seconds": 3.5}
-VOLATILE = ("seconds", "meta", "created", "ms_per_sample", "calibration_seconds")
+# ``reused_adversarial`` says where a cell's adversarial set came from: a driver killed after an
+# attack unit stored a set but before it wrote its result leaves the set to the rerun, which
+# reads it instead of crafting it again (the cell's numbers are compared as usual).
+VOLATILE = ("seconds", "meta", "created", "ms_per_sample", "calibration_seconds", "reused_adversarial")
 
 
 def tiny(tmp_path: Path, out: str, **overrides):
