@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from artgenre.errors import DataError, check_range
+from artgenre.evaluation import predict_logits
 from artgenre.stats import proportion
 
 #: Most points kept of a ROC curve in a result file.
@@ -79,8 +80,6 @@ def detector_scores(*, classifier, x, squeezers, batch_size: int = 64) -> np.nda
     x = _check_batch(x)
     if not squeezers:
         raise DataError("squeezers is empty; the detector needs at least one squeezer")
-    from artgenre.evaluation import predict_logits
-
     # predict_logits copies a read-only memory map (a cached split) a chunk at a time.
     p_raw = _softmax(predict_logits(classifier, x, batch_size=batch_size).astype(np.float64))
     score = np.zeros(x.shape[0])
@@ -277,7 +276,6 @@ class DetectorMonitor:
         import time
 
         from artgenre.defenses.squeeze import detector_squeezers
-        from artgenre.evaluation import predict_logits
 
         t0 = time.perf_counter()
         self.guarded = guarded
@@ -318,8 +316,6 @@ class DetectorMonitor:
 
     def record(self, attack: str, eps: float, adaptive: bool, x_adv: np.ndarray) -> None:
         """Score one adversarial set (the attacked samples, as ``inputs``)."""
-        from artgenre.evaluation import predict_logits
-
         bs = self.batch_size
         x_adv = self.model_inputs(x_adv)
         scores = detector_scores(classifier=self.guarded, x=x_adv, squeezers=self.squeezers, batch_size=bs)
