@@ -98,6 +98,9 @@ def _art_classifier_class():
 
     class _ArtGenreClassifier(PyTorchClassifier):
         __doc__ = _CLASSIFIER_DOC
+        # predict and class_gradient may run in several threads at once (one-sample DeepFool
+        # calls side by side); ART's own class_gradient races on model.zero_grad() and crashed.
+        thread_safe_passes = True
 
         def class_gradient(self, x, label=None, training_mode=False, **kwargs):
             return _class_gradient(self, super().class_gradient, x, label, training_mode, **kwargs)

@@ -22,7 +22,7 @@ from typing import Any
 
 from artgenre.errors import ArtGenreError, ParameterError
 from artgenre.registry import Registry
-from artgenre.runtime import log, progress as progress_bar
+from artgenre.runtime import log, progress as progress_bar, torch_threads
 
 RAY_INSTALL_HINT = "pip install 'artgenre[ray]'  (or: make install EXTRAS=ray)"
 
@@ -116,14 +116,8 @@ def check_graph(units: Sequence[Unit]) -> list[Unit]:
 
 def call_unit(fn: Callable[..., Any], kwargs: Mapping[str, Any], threads: int) -> Any:
     """Run ``fn(**kwargs)`` with ``threads`` CPU threads (the body of every unit, any executor)."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(threads)))
-    try:
+    with torch_threads(threads):
         return fn(**kwargs)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _timed_call_unit(fn: Callable[..., Any], kwargs: Mapping[str, Any], threads: int) -> tuple[Any, float]:

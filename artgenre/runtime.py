@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import importlib.metadata
 import logging
@@ -66,6 +67,22 @@ def resolve_device(device: str = "auto"):
     raise ParameterError(
         f"device={device!r} is not valid; choose one of: {', '.join(DEVICE_CHOICES)} (or cuda:N)"
     )
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int):
+    """Context manager: torch's intra-op CPU threads set to ``threads`` (>= 1), restored on exit.
+
+    Threads started inside take the new count on their first parallel operation; threads that
+    ran one before keep theirs."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(threads)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _version(dist: str) -> str | None:

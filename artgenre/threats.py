@@ -79,10 +79,11 @@ class ThreatModel:
         return dict(params or {})
 
     def craft(self, *, attack: str, classifier, x: np.ndarray, y: np.ndarray, split, norm: str, eps: float,
-              batch_size: int, params, chunk: int, advance) -> np.ndarray:
+              batch_size: int, params, chunk: int, advance, workers: int = 1) -> np.ndarray:
         """Adversarial ``x`` (rows of ``split``) from ``attack`` at budget (``norm``, ``eps``),
-        crafted group by group (`groups`, `prepare`) in chunks of ``chunk``;
-        ``advance(k)`` after every ``k`` samples."""
+        crafted group by group (`groups`, `prepare`) in chunks of ``chunk``, ``workers`` chunks
+        at a time (`artgenre.attacks.cells.generate_chunks`); ``advance(k)`` after every ``k``
+        samples."""
         from artgenre.attacks import make_attack
         from artgenre.attacks.cells import generate_chunks
 
@@ -91,7 +92,7 @@ class ThreatModel:
         out = np.empty_like(x)
         for g in self.groups(split):
             self.prepare(classifier, split=split, group=g)
-            out[g] = generate_chunks(atk, x[g], y[g], chunk, advance)
+            out[g] = generate_chunks(atk, x[g], y[g], chunk, advance, workers=workers)
         return out
 
     def model_inputs(self, classifier, x: np.ndarray, *, split, batch_size: int) -> np.ndarray:

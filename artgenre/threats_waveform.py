@@ -185,12 +185,14 @@ class WaveformThreat(ThreatModel):
         return {**params, "norm": 2}
 
     def craft(self, *, attack: str, classifier, x: np.ndarray, y: np.ndarray, split, norm: str, eps: float,
-              batch_size: int, params, chunk: int, advance) -> np.ndarray:
+              batch_size: int, params, chunk: int, advance, workers: int = 1) -> np.ndarray:
         if norm == NORMS["linf"]:
             return super().craft(attack=attack, classifier=classifier, x=x, y=y, split=split, norm=norm, eps=eps,
-                                 batch_size=batch_size, params=params, chunk=chunk, advance=advance)
+                                 batch_size=batch_size, params=params, chunk=chunk, advance=advance,
+                                 workers=workers)
         from artgenre.attacks.spec import attack_spec
 
+        # ``workers`` is not used here: the per-example SNR budget runs no sample-parallel attack.
         params = self.attack_params(attack=attack, norm=norm, params=params)
         spec = attack_spec(attack)
         craft_group = self._craft_batched if spec.per_sample_budget else self._craft_each

@@ -442,3 +442,35 @@ def test_deepfool_block_attacks_only_clean_correct_samples(clf, split, monkeypat
                            params={"max_iter": 5}, progress=False)
     assert sum(n for _, _, n in calls) == n_correct == block["n_correct"]
     assert block["accuracy_at_eps"][0]["accuracy"]["k"] == n_correct
+
+
+def test_deepfool_block_runs_samples_side_by_side_on_a_cpu(clf, split, monkeypatch):
+    """On a CPU the minimal-norm block crafts one sample per call, as many calls at a time as
+    torch has threads; the block is the one crafted one call after another on one thread."""
+    import artgenre.attacks.cells as cells
+    from artgenre.runtime import torch_threads
+
+    seen = []
+    real = cells.generate_chunks
+
+    def spy(attack, x, y, chunk, advance, workers=1):
+        seen.append((chunk, workers))
+        return real(attack, x, y, chunk, advance, workers=workers)
+
+    monkeypatch.setattr(cells, "generate_chunks", spy)
+    kwargs = dict(craft_classifier=clf, split=split, eps=[0.0, 0.05], batch_size=8, seed=0,
+                  params={"max_iter": 10}, progress=False)
+    with torch_threads(2):
+        side_by_side = deepfool_block(**kwargs)
+        # ART's own classifier races on model.zero_grad() in class_gradient: never side by side.
+        from art.estimators.classification import PyTorchClassifier
+
+        arts = PyTorchClassifier(model=clf.model, loss=nn.CrossEntropyLoss(), input_shape=(1, SIDE, SIDE),
+                                 nb_classes=N_CLASSES, clip_values=(0.0, 1.0), device_type="cpu")
+        deepfool_block(**{**kwargs, "craft_classifier": arts})
+    with torch_threads(1):
+        one_by_one = deepfool_block(**kwargs)
+    assert seen == [(1, 2), (1, 1), (1, 1)]
+    drop = ("seconds",)
+    assert {k: v for k, v in side_by_side.items() if k not in drop} == \
+        {k: v for k, v in one_by_one.items() if k not in drop}

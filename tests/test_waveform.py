@@ -292,6 +292,22 @@ def test_deepfool_on_audio_reports_its_minimal_perturbations_as_snr(clf, data):
     assert block["snr_db"]["min"] == pytest.approx(min(block["snr_db"]["values"])) and block["snr_db"]["min"] > 0
 
 
+def test_deepfool_on_audio_side_by_side_is_the_one_thread_block(clf, data):
+    """Waveform DeepFool runs one-sample calls side by side on a CPU (`generate_chunks`): the
+    block (norms, SNRs, accuracies) is the one crafted one call after another on one thread."""
+    from artgenre.attacks.minimal import minimal_norm_block
+    from artgenre.runtime import torch_threads
+
+    kwargs = dict(craft_classifier=clf, split=data.test, eps=[0.001], batch_size=8, seed=0,
+                  params={"max_iter": 5, "nb_grads": 3}, progress=False, threat="waveform")
+    with torch_threads(2):
+        side_by_side = minimal_norm_block(**kwargs)
+    with torch_threads(1):
+        one_by_one = minimal_norm_block(**kwargs)
+    side_by_side.pop("seconds"), one_by_one.pop("seconds")
+    assert side_by_side == one_by_one and side_by_side["l2"]["values"]
+
+
 def _defend_under_waveform(defense: str, data, out, *, eps, attacks="fgsm"):
     """Defense ``defense`` on a tiny CNN, evaluated under the waveform threat on 4 segments."""
     from artgenre.data import DataConfig

@@ -371,7 +371,7 @@ for _spec in (
     AttackSpec("pgd", pgd, "L∞ PGD from a random start (steps, step_ratio, restarts)", budget_checked=True,
                accepted=("steps", "step_ratio", "restarts"), per_sample_budget=True),
     AttackSpec("deepfool", deepfool, "DeepFool minimal perturbations (max_iter, nb_grads, overshoot)",
-               eps_bounded=False, minimal_norm=True),
+               eps_bounded=False, minimal_norm=True, sample_parallel=True),
     AttackSpec("noise", noise, "random-sign noise of amplitude ε (a reference, not an attack)",
                budget_checked=True, accepted=("seed",), per_sample_budget=True),
 ):

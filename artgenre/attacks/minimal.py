@@ -49,12 +49,26 @@ def accuracy_at_eps(*, linf_values, n_correct: int, n: int, eps: Iterable[float]
     return out
 
 
+def _on_cpu(classifier) -> bool:
+    return getattr(getattr(classifier, "device", None), "type", "cpu") == "cpu"
+
+
 def _chunk(classifier, batch_size: int) -> int:
     # ART's DeepFool keeps computing every class gradient for the whole batch until its last
     # sample is fooled, so on a CPU (no parallel slack) one sample per call is fastest: 1.4 s
     # vs 1.8 s (batches of 8) per 128x128 segment for the quick CNN. A GPU wants full batches.
-    device = getattr(classifier, "device", None)
-    return 1 if getattr(device, "type", "cpu") == "cpu" else int(batch_size)
+    return 1 if _on_cpu(classifier) else int(batch_size)
+
+
+def _workers(classifier, spec) -> int:
+    # One-sample calls side by side, one torch thread each, use a CPU's cores better than one
+    # call on all of them (`generate_chunks`); only for attacks whose samples are independent,
+    # on a classifier whose passes may run in several threads (`ArtGenreClassifier`).
+    if not (spec.sample_parallel and _on_cpu(classifier) and getattr(classifier, "thread_safe_passes", False)):
+        return 1
+    import torch
+
+    return torch.get_num_threads()
 
 
 def _fmt(v) -> str:
@@ -134,7 +148,7 @@ def minimal_norm_block(
             x_adv[todo] = tm.craft(attack=attack, classifier=craft_classifier, x=x[todo], y=y[todo],
                                    split=split.take(todo), norm="inf", eps=0.0, batch_size=batch_size,
                                    params=params, chunk=_chunk(craft_classifier, batch_size),
-                                   advance=lambda k: bar.advance(task, k))
+                                   workers=_workers(craft_classifier, spec), advance=lambda k: bar.advance(task, k))
     adv_pred = tm.predict(eval_classifier, x_adv, split=split, batch_size=batch_size).argmax(axis=1)
     seconds = time.perf_counter() - t0
     success = correct0 & (adv_pred != y)

@@ -102,6 +102,12 @@ class PreparedAttack:
                 return self._fn(x, y)
             return np.asarray(self.art_attack.generate(x, y=y), dtype=np.float32)
 
+    def weights_frozen(self):
+        """Context manager: the model's weights frozen as `generate` freezes them, for callers
+        that run `generate` from several threads (each call then finds them frozen already and
+        restores nothing)."""
+        return frozen_weights(model=self._model)
+
     def __repr__(self) -> str:
         inner = type(self.art_attack).__name__ if self.art_attack is not None else "numpy"
         return f"PreparedAttack({self.name!r}, eps={self.eps:g}, {inner})"
@@ -170,6 +176,10 @@ class AttackSpec:
         ``i`` gets ``eps * scale[i]``), and the attack it returns runs on exactly those N rows:
         a per-example L2 budget is then crafted in batches (`artgenre.threats_waveform`), not
         one example per call.
+    sample_parallel : bool
+        Deterministic and sample by sample: a sample's result depends on that sample and the
+        classifier only (no random draws, nothing carried between samples). One-sample calls on
+        a CPU may then run side by side, one thread each (`artgenre.attacks.cells.generate_chunks`).
     """
 
     name: str
@@ -182,6 +192,7 @@ class AttackSpec:
     accepted: tuple[str, ...] | None = None
     gradient_free: bool = False
     per_sample_budget: bool = False
+    sample_parallel: bool = False
 
     def __post_init__(self) -> None:
         if self.eps_bounded == self.minimal_norm:
