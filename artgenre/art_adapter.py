@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from artgenre import loss_graph
+from artgenre import loss_graph, pass_counts
 from artgenre.errors import ParameterError
 from artgenre.runtime import resolve_device
 
@@ -101,6 +101,7 @@ def _art_classifier_class():
         # predict and class_gradient may run in several threads at once (one-sample DeepFool
         # calls side by side); ART's own class_gradient races on model.zero_grad() and crashed.
         thread_safe_passes = True
+        counts_passes = True  # `artgenre.pass_counts`
 
         def class_gradient(self, x, label=None, training_mode=False, **kwargs):
             return _class_gradient(self, super().class_gradient, x, label, training_mode, **kwargs)
@@ -115,9 +116,10 @@ def _art_classifier_class():
             loss_graph.drop_graph(self)
             return super().fit(*args, **kwargs)
 
-        def predict(self, *args, **kwargs):
+        def predict(self, x, *args, **kwargs):
             loss_graph.drop_graph(self)
-            return super().predict(*args, **kwargs)
+            pass_counts.add(self, "forward", len(x))
+            return super().predict(x, *args, **kwargs)
 
     _ArtGenreClassifier.__name__ = _ArtGenreClassifier.__qualname__ = "ArtGenreClassifier"
     _CLASS_CACHE["cls"] = _ArtGenreClassifier
@@ -160,7 +162,9 @@ _CLASSIFIER_DOC = """ART ``PyTorchClassifier`` whose ``class_gradient`` is compu
 
 def _class_gradient(clf, art_impl, x, label, training_mode, **kwargs):
     if training_mode or clf.is_rnn or clf._layer_idx_gradients >= 0 or not isinstance(x, np.ndarray):
-        return art_impl(x, label=label, training_mode=training_mode, **kwargs)
+        grads = art_impl(x, label=label, training_mode=training_mode, **kwargs)
+        pass_counts.add(clf, "class_gradient", int(np.prod(np.shape(grads)[:2])))
+        return grads
     if isinstance(label, list):
         label = np.array(label)
     valid = (
@@ -187,6 +191,7 @@ def _class_gradient(clf, art_impl, x, label, training_mode, **kwargs):
         grads = _all_class_gradients(clf, x_in, leaf) if label is None else \
             _selected_class_gradient(clf, x_in, leaf, label)
         grads = grads.cpu().numpy()
+        pass_counts.add(clf, "class_gradient", grads.shape[0] * grads.shape[1])
         return grads if clf.all_framework_preprocessing else clf._apply_preprocessing_gradient(x, grads)
 
     if label is None:

@@ -18,10 +18,11 @@ val/test forwards; ``fgsm`` 1 gradient, ``pgd`` ``steps × (1 + restarts)``, ``a
 ``max_iter × nb_random_init``, ``detector-pgd`` ``steps × restarts`` gradients (+1 forward to
 evaluate each cell; an upper bound since a sample leaves the detector-aware attack once it is
 accepted and misclassified, so the detector stage's ratio is a lower bound), the strength check's stronger PGD on the segments each of its cells
-attacked, ``noise`` and the clean pass 1 forward; ``deepfool`` ``max_iter × nb_grads`` gradients
-and ``max_iter + 1`` forwards per clean-correct sample (an upper bound: samples that flip early
-stop sooner; on a CPU it runs at batch 1, whose passes cost more than the floor's batch-32
-ones); the waveform front end, the WAV round trips and the Griffin-Lim check are not counted
+attacked, ``noise`` and the clean pass 1 forward; ``deepfool`` the class-gradient rows (one
+gradient each) and forward rows the run counted (its block's ``passes``; for result files
+without them ``max_iter × nb_grads`` gradients and ``max_iter + 1`` forwards per clean-correct
+sample, an upper bound: samples that flip early stop sooner; on a CPU it runs at batch 1,
+whose passes cost more than the floor's batch-32 ones); the waveform front end, the WAV round trips and the Griffin-Lim check are not counted
 (their seconds are left in the rest). Adversarial training per epoch:
 ``ratio × n_train × inner_steps`` gradients + ``n_train`` train steps + ``n_val`` forwards. The
 detector multiplies every pass by ``1 + number of squeezers`` (each input is also classified
@@ -163,10 +164,14 @@ def _strength_passes(result: dict, mult: int = 1) -> dict:
 
 
 def _deepfool_passes(result: dict) -> dict:
-    """DeepFool's class gradients at ``max_iter`` iterations per attacked (clean-correct) sample:
-    an upper bound (a sample that flips early stops), so the stage's ratio is a lower bound.
-    Each iteration takes ``nb_grads`` input gradients and one forward pass."""
+    """DeepFool's passes: the rows the run counted (the block's ``passes``: class-gradient rows,
+    each taken as one input gradient, and forward rows), else ``max_iter`` iterations per
+    attacked (clean-correct) sample, each ``nb_grads`` input gradients and one forward pass (an
+    upper bound: a sample that flips early stops, so the stage's ratio is then a lower bound)."""
     block = result.get("deepfool") or {}
+    counted = block.get("passes")
+    if isinstance(counted, dict):
+        return {"grad": int(counted.get("class_gradient", 0)), "forward": int(counted.get("forward", 0)), "train": 0}
     k, it = int(block.get("n_correct") or 0), int(block.get("max_iter") or 0)
     return {"grad": k * it * int(block.get("nb_grads") or 0), "forward": k * (it + 1), "train": 0}
 

@@ -222,6 +222,24 @@ def test_deepfool_reads_one_gradient_set_fewer_per_sample_than_it_requests():
     assert sum(not g.computed for g in made) == len(x)
 
 
+def test_pass_counts_are_the_rows_computed():
+    """`artgenre.pass_counts`: predict rows and computed class-gradient rows (a deferred set
+    counts once read, a labelled one at once); ART's own classifier does not count."""
+    from artgenre import pass_counts
+
+    fast = _classifier("cnn", seed=7)
+    x, _ = _batch(n=3, seed=8)
+    before = pass_counts.snapshot(fast)
+    fast.predict(x)
+    deferred = fast.class_gradient(x)
+    assert pass_counts.since(before, fast) == {"forward": 3}
+    np.asarray(deferred)
+    fast.class_gradient(x, label=1)
+    fast.class_gradient(x[:2])  # never read: never computed
+    assert pass_counts.since(before, fast) == {"forward": 3, "class_gradient": 3 * 10 + 3}
+    assert pass_counts.snapshot(_art_reference(fast.model)) is None
+
+
 @pytest.mark.parametrize("name", list(MODELS))
 def test_apgd_through_the_kept_loss_graph_equals_arts_path_with_fewer_forward_passes(name):
     from art.attacks.evasion import AutoProjectedGradientDescent

@@ -202,6 +202,10 @@ def test_deepfool_block_reports_norms_and_monotone_accuracy(clf, split):
     assert accs[0] == clean["value"]
     assert all(b <= a for a, b in zip(accs, accs[1:]))
     assert accs[-1] == pytest.approx((clean["k"] - n_succ) / len(split))
+    # Counted rows: at least one class-gradient set per attacked sample, at most max_iter + 1.
+    rows, k = block["passes"]["class_gradient"], clean["k"]
+    assert rows % N_CLASSES == 0 and k * N_CLASSES <= rows <= k * 21 * N_CLASSES
+    assert block["passes"]["forward"] >= 2 * k
 
 
 def test_deepfool_accuracy_at_eps_counts_broken_samples():

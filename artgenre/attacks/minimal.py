@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from artgenre import pass_counts
 from artgenre.attacks.cells import delta_stats, norm_stats, seed_cell
 from artgenre.attacks.spec import attack_spec
 from artgenre.eps import parse_eps
@@ -114,7 +115,9 @@ def minimal_norm_block(
         over successful samples); ``accuracy_at_eps`` (`accuracy_at_eps`);
         ``adversarial_accuracy`` (accuracy on the attack's outputs; only clean-correct samples
         are attacked, the others are left as they are); ``broken_linf`` (per sample: its
-        minimal L∞ norm where the attack succeeded, else None); ``n_correct``; ``n``; ``seconds``.
+        minimal L∞ norm where the attack succeeded, else None); ``n_correct``; ``n``; ``seconds``;
+        ``passes`` (``{"forward", "class_gradient"}`` rows the attack ran through
+        ``craft_classifier``, `artgenre.pass_counts`; None for a classifier that does not count).
 
     Raises
     ------
@@ -142,6 +145,7 @@ def minimal_norm_block(
     # reported number uses, at up to max_iter x nb_grads gradients per sample.
     todo = np.flatnonzero(correct0)
     x_adv = x.copy()
+    counted = pass_counts.snapshot(craft_classifier)
     with progress_bar(disable=not progress) as bar:
         task = bar.add_task(attack, total=len(todo))
         if len(todo):
@@ -149,6 +153,7 @@ def minimal_norm_block(
                                    split=split.take(todo), norm="inf", eps=0.0, batch_size=batch_size,
                                    params=params, chunk=_chunk(craft_classifier, batch_size),
                                    workers=_workers(craft_classifier, spec), advance=lambda k: bar.advance(task, k))
+    passes = pass_counts.since(counted, craft_classifier)
     adv_pred = tm.predict(eval_classifier, x_adv, split=split, batch_size=batch_size).argmax(axis=1)
     seconds = time.perf_counter() - t0
     success = correct0 & (adv_pred != y)
@@ -170,6 +175,9 @@ def minimal_norm_block(
         "n_correct": int(correct0.sum()),
         "n": int(len(y)),
         "seconds": float(seconds),
+        # Rows the attack ran through the classifier (`artgenre.pass_counts`); None when it
+        # does not count them.
+        "passes": passes,
         **tm.perturbation_fields(x=x[success], x_adv=x_adv[success]),
     }
     log.info(
