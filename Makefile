@@ -16,10 +16,15 @@ ARGS   ?=
 WARM_LIBROSA := import numpy as np, librosa; y = np.random.default_rng(0).uniform(-1, 1, 8192).astype(np.float32); \
   S = librosa.feature.melspectrogram(y=y, sr=22050); librosa.db_to_power(librosa.power_to_db(S)); \
   librosa.griffinlim(librosa.feature.inverse.mel_to_stft(S, sr=22050), n_iter=2)
-# torch, torchvision and the CUDA libraries they pin (4.1 of the venv's 5.5 GB) are unpacked by a
-# second pip, without dependencies, while the first installs librosa on the other core; the last
-# pip resolves everything against the lock and finds them installed. The two sets are disjoint.
+# torch, torchvision and the CUDA libraries they pin (4.1 of the venv's 5.5 GB) are unpacked by
+# one pip, without dependencies, while another installs every other dependency of artgenre[dev]
+# (LIGHT: read off pyproject.toml; just librosa where that fails) on the other core, and then
+# warms librosa up; the last pip resolves everything against the lock and finds them installed.
+# The two sets are disjoint: no other dependency needs torch.
 BIG := ^(torch|torchvision|triton|nvidia-[^=]*|cuda-[^=]*)==
+LIGHT := import re, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+  print('\n'.join(d for d in p['dependencies'] + p['optional-dependencies']['dev'] \
+  if re.match(r'[A-Za-z0-9_.-]+', d)[0].lower() not in ('torch', 'torchvision')))
 
 # Installs exactly the versions in $(LOCK) (pip constraints), so every machine runs the torch /
 # torchvision / ART the documented numbers came from; `make lock` refreshes the file.
@@ -27,11 +32,12 @@ $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	grep -E '$(BIG)' $(LOCK) > $(VENV)/big-wheels.txt
+	$(PY) -c "$(LIGHT)" > $(VENV)/light-deps.txt 2> /dev/null || echo librosa > $(VENV)/light-deps.txt
 	$(PY) -m pip install --quiet --no-deps -r $(VENV)/big-wheels.txt & big=$$!; \
-	  $(PY) -m pip install --quiet -c $(LOCK) librosa; rc=$$?; \
-	  wait $$big || rc=1; exit $$rc
-	$(PY) -c "$(WARM_LIBROSA)" > /dev/null 2>&1 & warm=$$!; \
-	  $(PY) -m pip install --quiet -c $(LOCK) -e ".[dev]"; rc=$$?; \
+	  $(PY) -m pip install --quiet -c $(LOCK) -r $(VENV)/light-deps.txt; rc=$$?; \
+	  $(PY) -c "$(WARM_LIBROSA)" > /dev/null 2>&1 & warm=$$!; \
+	  wait $$big || rc=1; \
+	  if [ $$rc -eq 0 ]; then $(PY) -m pip install --quiet -c $(LOCK) -e ".[dev]" || rc=1; fi; \
 	  wait $$warm || echo "librosa warm-up failed: its kernels compile on first use instead"; exit $$rc
 	$(PY) -c "import torch, torchvision, art; print('torch', torch.__version__, '| torchvision', torchvision.__version__, '| art', art.__version__)"
 	touch $(STAMP)
