@@ -77,7 +77,7 @@ def generate_chunks(attack, x: np.ndarray, y: np.ndarray, chunk: int, advance: C
     With ``workers`` > 1 that many slices run at a time in threads, each on one torch thread
     (`artgenre.runtime.torch_threads`), for attacks whose slices are independent and
     deterministic (`AttackSpec.sample_parallel`). One-sample passes leave much of a second core
-    idle (DeepFool on a 2-core CPU: ~1.35× faster this way for the CNN and for ResNet18). The
+    idle (DeepFool on a 2-core CPU: 1.4× / 1.6× faster this way for the CNN / ResNet18). The
     examples are those of one call after another on one torch thread, bit for bit (tested); on
     every thread they differ only where a kernel rounds differently with the thread count (not
     at all for the quick CNN and ResNet18 in ``benchmarks/deepfool_gradients.py``; by 2e-7 for
