@@ -110,6 +110,7 @@ def _art_classifier_class():
             return loss_graph.compute_loss(self, super().compute_loss, x, y, reduction=reduction, **kwargs)
 
         def loss_gradient(self, x, y, training_mode=False, **kwargs):
+            pass_counts.add(self, "gradient", len(x))
             return loss_graph.loss_gradient(self, super().loss_gradient, x, y, training_mode=training_mode, **kwargs)
 
         def fit(self, *args, **kwargs):

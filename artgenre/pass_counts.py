@@ -1,11 +1,16 @@
 """Rows an `ArtGenreClassifier` has run through its passes, for work that depends on the data.
 
-DeepFool stops a sample once it flips, so how many class gradients a run computed is known only
-by counting them. `art_adapter` counts every ``predict`` row (``"forward"``) and every computed
-class-gradient row (``"class_gradient"``: one per sample and class; deferred sets that are never
-read are not computed and not counted); `artgenre.attacks.minimal.minimal_norm_block` records
-what its attack used, and ``benchmarks/compute_floor.py`` counts those passes instead of an
-upper bound. Calls may come from several threads at once (DeepFool side by side), hence the lock.
+DeepFool stops a sample once it flips, and the detector-aware attack stops stepping a sample once
+it is accepted and misclassified, so how many passes a run took is known only by counting them.
+`art_adapter` counts every ``predict`` row (``"forward"``), every ``loss_gradient`` row
+(``"gradient"``; ``compute_loss`` is not counted: ART's APGD follows it with the gradient of the
+same input, which reuses its forward pass) and every computed class-gradient row
+(``"class_gradient"``: one per sample and class; deferred sets that are never read are not
+counted); ``detector-pgd`` counts the samples each of its steps differentiates (``"gradient"``).
+`artgenre.attacks.cells.sweep_cells` and `artgenre.attacks.minimal.minimal_norm_block` record what
+each crafted cell or block used (``passes``), and ``benchmarks/compute_floor.py`` counts those
+instead of an upper bound. Calls may come from several threads at once (DeepFool side by side),
+hence the lock.
 """
 
 from __future__ import annotations
@@ -39,3 +44,9 @@ def since(before: dict[str, int] | None, classifier) -> dict[str, int] | None:
     if before is None or after is None:
         return None
     return {k: after[k] - before.get(k, 0) for k in sorted(after) if after[k] != before.get(k, 0)}
+
+
+def merge(into, source) -> None:
+    """Add the counts of ``source`` (e.g. a classifier built for one example) to ``into``."""
+    for kind, rows in (snapshot(source) or {}).items():
+        add(into, kind, rows)

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from artgenre import pass_counts
 from artgenre.errors import DataError, ParameterError
 from artgenre.threats import THREAT_MODELS, ThreatModel
 
@@ -240,6 +241,7 @@ class WaveformThreat(ThreatModel):
                         setattr(scaled, name, getattr(classifier, name))
                 atk = spec.factory(scaled, eps=eps, batch_size=1, **params)
                 u = atk.generate(x[i : i + 1] / np.float32(scale), y[i : i + 1])
+                pass_counts.merge(classifier, scaled)  # the cell counts the passes of every example
                 out[i] = self._project(x[i], u[0].astype(np.float64) * scale, eps * scale)
             advance(1)
 

@@ -16,8 +16,10 @@
 Pass model (per sample): training = epochs × (n_train train steps + n_val forwards) + final
 val/test forwards; ``fgsm`` 1 gradient, ``pgd`` ``steps × (1 + restarts)``, ``apgd-*``
 ``max_iter × nb_random_init``, ``detector-pgd`` ``steps × restarts`` gradients (+1 forward to
-evaluate each cell; an upper bound since a sample leaves the detector-aware attack once it is
-accepted and misclassified, so the detector stage's ratio is a lower bound), the strength check's stronger PGD on the segments each of its cells
+evaluate each cell) — but where a cell records the rows it ran (``passes``, counted by
+`artgenre.pass_counts`: gradient, class-gradient and forward rows) those are used instead,
+which is exact for attacks that stop early (the detector-aware attack stops stepping a sample
+once it is accepted and misclassified); the strength check's stronger PGD on the segments each of its cells
 attacked, ``noise`` and the clean pass 1 forward; ``deepfool`` the class-gradient rows (one
 gradient each) and forward rows the run counted (its block's ``passes``; for result files
 without them ``max_iter × nb_grads`` gradients and ``max_iter + 1`` forwards per clean-correct
@@ -145,7 +147,11 @@ def _cell_passes(cells, *, n: int, params: dict, mult: int = 1, grad_mult: int =
     for c in cells:
         if float(c["eps"]) == 0.0:
             continue
-        if not c.get("reused_adversarial"):  # a set read from the store was crafted elsewhere
+        counted = c.get("passes")
+        if isinstance(counted, dict):  # rows the run counted (`artgenre.pass_counts`)
+            grads += (int(counted.get("gradient", 0)) + int(counted.get("class_gradient", 0))) * grad_mult
+            forwards += int(counted.get("forward", 0))
+        elif not c.get("reused_adversarial"):  # a set read from the store was crafted elsewhere
             grads += _grads_per_sample(c["attack"], params) * n * grad_mult
         forwards += n * mult
     return {"grad": grads, "forward": forwards + n * mult, "train": 0}
@@ -158,7 +164,8 @@ def _strength_passes(result: dict, mult: int = 1) -> dict:
     grads = forwards = 0
     for c in block.get("cells") or []:
         k = len(c.get("indices", block.get("indices") or []))
-        grads += per * k * mult
+        counted = c.get("passes")
+        grads += (int(counted.get("gradient", 0)) if isinstance(counted, dict) else per * k) * mult
         forwards += k * mult
     return {"grad": grads, "forward": forwards, "train": 0}
 

@@ -238,6 +238,11 @@ def test_pass_counts_are_the_rows_computed():
     fast.class_gradient(x[:2])  # never read: never computed
     assert pass_counts.since(before, fast) == {"forward": 3, "class_gradient": 3 * 10 + 3}
     assert pass_counts.snapshot(_art_reference(fast.model)) is None
+    # A classifier built for one example (the waveform SNR budget) hands its counts on.
+    other = _classifier("cnn", seed=7)
+    other.predict(x[:2])
+    pass_counts.merge(fast, other)
+    assert pass_counts.since(before, fast) == {"forward": 5, "class_gradient": 3 * 10 + 3}
 
 
 @pytest.mark.parametrize("name", list(MODELS))

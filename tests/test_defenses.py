@@ -335,6 +335,10 @@ def test_run_defense_squeeze_and_detector(results_dir, stripes, monkeypatch):
     # Classifier cells: white-box (credited); the detector-aware attack's cells are kept apart.
     assert [c["adaptive"] for c in det["cells"]] == [False]
     assert [(c["attack"], c["adaptive"]) for c in det["detector_cells"]] == [("detector-pgd", True)]
+    # The detector-aware attack counts the samples it steps (`artgenre.pass_counts`): at most
+    # steps + 1 per start and sample (defaults: 20 steps, 1 start).
+    (cell,) = det["detector_cells"]
+    assert 0 < cell["passes"]["gradient"] <= 21 * len(stripes.test)
     # The guarded system's worst case per sample is at most each attack's reject accuracy.
     (worst,) = block["worst_case"]
     assert worst["attacks"] == ["detector-pgd (adaptive)", "pgd"]

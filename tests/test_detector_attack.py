@@ -108,11 +108,12 @@ def _full_batch_reference(net, squeezers, tau, x, y, *, eps, steps, restarts, se
 @pytest.mark.parametrize("norm,eps", [("inf", 0.06), ("2", 1.0)])
 def test_found_samples_leave_the_batch_with_the_examples_of_stepping_them_all(guarded, norm, eps):
     _, net, squeezers, tau, x, y = guarded
-    rows = []
+    rows, counted = [], []
     hook = net[0].register_forward_hook(lambda m, i, o: rows.append(i[0].shape[0]))
     try:
         x_adv, evaded = detector_aware_pgd(model=net, squeezers=squeezers, threshold=tau, x=x, y=y, eps=eps,
-                                           steps=10, restarts=2, seed=3, norm=norm, batch_size=len(y))
+                                           steps=10, restarts=2, seed=3, norm=norm, batch_size=len(y),
+                                           count=counted.append)
     finally:
         hook.remove()
     ref_adv, ref_evaded = _full_batch_reference(net, squeezers, tau, x, y, eps=eps, steps=10, restarts=2, seed=3,
@@ -124,3 +125,5 @@ def test_found_samples_leave_the_batch_with_the_examples_of_stepping_them_all(gu
     # found samples were not stepped again (the reference steps 2 · 11 · len(y) rows per view).
     views = 1 + len(squeezers)
     assert sum(rows) < views * 2 * 11 * len(y)
+    # `count` saw every differentiated row: the model's forward rows are those, once per view.
+    assert sum(counted) * views == sum(rows) and len(counted) <= 2 * 11

@@ -478,3 +478,17 @@ def test_deepfool_block_runs_samples_side_by_side_on_a_cpu(clf, split, monkeypat
     drop = ("seconds",)
     assert {k: v for k, v in side_by_side.items() if k not in drop} == \
         {k: v for k, v in one_by_one.items() if k not in drop}
+
+
+def test_crafted_cells_record_the_passes_their_attack_ran(clf, split):
+    """`artgenre.pass_counts` per cell: FGSM one gradient per sample, PGD one per step, APGD one
+    per iteration; an ε = 0 cell crafts nothing and records none."""
+    n = len(split.y)
+    cells = sweep_cells(craft_classifier=clf, split=split, attacks=["fgsm", "pgd", "apgd-ce"], eps=[0.0, 0.05],
+                        batch_size=8, seed=0, params={"pgd": {"steps": 3}, "apgd-ce": {"max_iter": 5}},
+                        progress=False)
+    by = {(c["attack"], c["eps"]): c for c in cells}
+    assert all("passes" not in by[(a, 0.0)] for a in ("fgsm", "pgd", "apgd-ce"))
+    assert by[("fgsm", 0.05)]["passes"] == {"gradient": n}
+    assert by[("pgd", 0.05)]["passes"] == {"gradient": 3 * n}
+    assert by[("apgd-ce", 0.05)]["passes"]["gradient"] == 5 * n

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from artgenre import pass_counts
 from artgenre.attacks.audio_examples import save_verified_examples
 from artgenre.attacks import ATTACKS
 from artgenre.attacks.cells import sweep_cells
@@ -133,12 +134,15 @@ def test_an_snr_budget_is_crafted_in_batches_as_one_example_at_a_time(attack, cl
         monkeypatch.setattr(spec_module, "attack_spec", lambda name: spec)
         np.random.seed(0)
         calls.clear()
+        before = pass_counts.snapshot(clf)
         x_adv = tm.craft(attack=attack, classifier=clf, x=audio, y=split.y, split=split, norm="l2rel", eps=eps,
                          batch_size=4, params={}, chunk=8, advance=lambda k: None)
-        return x_adv, len(calls)
+        return x_adv, len(calls), pass_counts.since(before, clf)
 
-    batched, n_batched = craft(counted)
-    single, n_single = craft(dataclasses.replace(counted, per_sample_budget=False))
+    batched, n_batched, passes_batched = craft(counted)
+    single, n_single, passes_single = craft(dataclasses.replace(counted, per_sample_budget=False))
+    # The per-example classifiers hand their pass counts on: both ways count the same passes.
+    assert passes_single == passes_batched
     groups = tm.groups(split)
     assert n_single == len(audio) and n_batched == len(groups) < len(audio)  # one call per reference group
     assert np.abs(batched - audio).max() > 0
@@ -416,6 +420,8 @@ def test_the_squeezing_detector_is_evaluated_under_the_waveform_threat(data, tmp
     assert rows == {("fgsm", False), ("detector-pgd", True)}
     assert all(c["threat"] == "waveform" for c in result["cells"] + result["detector_cells"])
     assert all(c["linf"]["max"] <= 0.001 + 1e-6 for c in result["detector_cells"])
+    # The detector-aware attack counts its steps through the front end's classifier too.
+    assert all(c["passes"]["gradient"] > 0 for c in result["detector_cells"] if c["eps"] > 0)
     assert det["worst_case"] and det["worst_case"][0]["eps"] == pytest.approx(0.001)
 
 

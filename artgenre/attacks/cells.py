@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from artgenre import pass_counts
 from artgenre.attacks.spec import attack_spec
 from artgenre.eps import eps_key, parse_eps, same_eps
 from artgenre.errors import ParameterError, check_int
@@ -253,7 +254,9 @@ def sweep_cells(
     store : artgenre.attacks.store.AdversarialStore, optional
         Each cell's adversarial set is read from it when another run of the grid stored the same
         one (``craft_classifier`` plain, see `artgenre.attacks.store`; the cell then records
-        ``reused_adversarial: true`` and the seconds of its evaluation only).
+        ``reused_adversarial: true`` and the seconds of its evaluation only). A crafted cell
+        records ``passes``: the rows its attack ran through ``craft_classifier``
+        (`artgenre.pass_counts`; absent for a classifier that does not count them).
     share : iterable of (attack, ε)
         Cells whose adversarial sets are written to ``store`` for other runs to read.
 
@@ -309,7 +312,7 @@ def sweep_cells(
                 bar.update(task, description=f"{a} ε={e:g}" + (" (adaptive)" if adaptive else ""))
                 seed_cell(seed, a, e)
                 t0 = time.perf_counter()
-                reused = False
+                reused, passes = False, None
                 if e == 0:
                     x_adv, logits = x, clean_logits
                     bar.advance(task, len(x))
@@ -323,9 +326,11 @@ def sweep_cells(
                         log.info("%s ε=%g: adversarial set read from %s", a, e, store.path(key))
                         bar.advance(task, len(x))
                     else:
+                        counted = pass_counts.snapshot(craft_classifier)
                         x_adv = tm.craft(attack=a, classifier=craft_classifier, x=x, y=y, split=split, norm=norm,
                                          eps=e, batch_size=batch_size, params=params[a], chunk=chunk,
                                          advance=lambda k: bar.advance(task, k))
+                        passes = pass_counts.since(counted, craft_classifier)
                         if key is not None and (a, eps_key(e)) in shared:
                             store.put(key, x_adv)
                     logits = tm.predict(eval_classifier, x_adv, split=split, batch_size=batch_size)
@@ -334,6 +339,8 @@ def sweep_cells(
                                    classifier=eval_classifier, clean_pred=clean_pred, batch_size=batch_size)
                 if reused:
                     extra = {**extra, "reused_adversarial": True}
+                if passes is not None:
+                    extra = {**extra, "passes": passes}
                 cell = make_cell(
                     attack=a, eps=e, adaptive=adaptive, x=x, x_adv=x_adv, logits=logits,
                     clean_pred=clean_pred, y=y, track=track, n_classes=n_classes,

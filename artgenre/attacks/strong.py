@@ -31,6 +31,7 @@ import types
 
 import numpy as np
 
+from artgenre import pass_counts
 from artgenre.attacks.spec import AttackSpec, PreparedAttack, identity_attack, prepared, register_attack
 from artgenre.attacks.spec import check_batch_size, check_eps
 from artgenre.errors import ParameterError, check_choice, check_int, check_range
@@ -298,7 +299,7 @@ def detector_pgd(classifier, *, eps: float, batch_size: int, steps: int = 20, st
             y=y.argmax(axis=1) if y.ndim == 2 else y, eps=eps, steps=steps, step_ratio=step_ratio,
             restarts=restarts, batch_size=batch_size, seed=int(np.random.randint(0, 2**31 - 1)),
             device=getattr(classifier, "device", None), norm=norm,
-            clip_values=clip)
+            clip_values=clip, count=lambda k: pass_counts.add(classifier, "gradient", k))
         return x_adv
 
     return prepared("detector-pgd", eps, classifier, fn=fn)

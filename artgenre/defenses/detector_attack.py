@@ -48,7 +48,8 @@ def detector_aware_pgd(*, model, squeezers, threshold: float, x, y, eps: float, 
                        step_ratio: float = 0.1, restarts: int = 1, batch_size: int = 32,
                        penalty: float = DETECTOR_PENALTY, margin: float = SCORE_MARGIN,
                        seed: int = 0, device=None, norm: str = "inf",
-                       clip_values: tuple[float, float] = (0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
+                       clip_values: tuple[float, float] = (0.0, 1.0),
+                       count=None) -> tuple[np.ndarray, np.ndarray]:
     """Craft adversarial examples against classifier + detector together.
 
     Parameters
@@ -80,6 +81,9 @@ def detector_aware_pgd(*, model, squeezers, threshold: float, x, y, eps: float, 
         The budget's norm (``2``, ``np.inf`` are accepted too).
     clip_values : (float, float)
         The input range (the classifier's ``clip_values``).
+    count : callable, optional
+        Called as ``count(k)`` before each gradient step with the ``k`` samples it steps (a
+        sample leaves once accepted and misclassified), e.g. `artgenre.pass_counts.add`.
 
     Returns
     -------
@@ -121,7 +125,7 @@ def detector_aware_pgd(*, model, squeezers, threshold: float, x, y, eps: float, 
             xb, ev = _attack_batch(split_features(model), squeezers, float(threshold),
                                    torch.as_tensor(x[sl]).to(device), torch.as_tensor(y[sl]).to(device),
                                    _Ball(norm, eps, lo, hi), steps, step_ratio * eps, restarts, float(penalty),
-                                   float(margin), gen)
+                                   float(margin), gen, count)
             x_adv[sl], evaded[sl] = xb, ev
     finally:
         for p in frozen:
@@ -169,7 +173,8 @@ class _Ball:
         return (x0 + delta).clamp(self.lo, self.hi)
 
 
-def _attack_batch(split, squeezers, tau, x0, y, ball: _Ball, steps, step, restarts, penalty, margin, gen):
+def _attack_batch(split, squeezers, tau, x0, y, ball: _Ball, steps, step, restarts, penalty, margin, gen,
+                  count=None):
     features, head = split
     best = x0.clone()
     found = torch.zeros(x0.shape[0], dtype=torch.bool, device=x0.device)
@@ -192,6 +197,8 @@ def _attack_batch(split, squeezers, tau, x0, y, ball: _Ball, steps, step, restar
             found[rows[hit]] = True
             ce = torch.nn.functional.cross_entropy(logits, yr, reduction="none")
             objective = ce - penalty * torch.relu(score - (tau - margin))
+            if count is not None:
+                count(int(rows.numel()))
             (grad,) = torch.autograd.grad(objective.sum(), xa)
             with torch.no_grad():
                 keep = ~hit
