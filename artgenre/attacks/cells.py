@@ -5,28 +5,12 @@ evaluated classifier), transfer (craft on a source model, evaluate the target), 
 defense evaluation (craft on the undefended classifier, evaluate the defended one) and
 adaptive evaluation (craft on the defended classifier).
 
-Definitions used in every cell (also in docs/design.md):
-
-- ``segment_accuracy`` / ``track_accuracy``: accuracy of the *evaluated* classifier on the
-  adversarial segments / by majority vote of each track's segments (Wilson 95 % CI).
-- ``robust_accuracy``: share of segments right on clean input *and* under this attack (a
-  clean-wrong segment never counts, even if the perturbation happens to fix it);
-  ``segment_accuracy`` keeps counting those, so older numbers stay comparable.
-- Segment-level proportions (``segment_accuracy``, ``success_rate``, ``robust_accuracy``) carry
-  a track-clustered bootstrap CI (`artgenre.stats.segment_proportion`); track-level ones Wilson.
-- ``success_rate``: among segments the evaluated classifier gets right on clean input, the
-  fraction it gets wrong on adversarial input.
-- ``l2``, ``linf``: per-segment norms of ``x_adv - x`` in input units (mean, median; ``linf``
-  also its max); ``perturbation_db``: ``|x_adv - x|`` in dB (the threat model's reading)
-  averaged over every bin (``mean_abs``) and its maximum (``max_abs``).
-- ``correct`` / ``pred``: per attacked sample (in the attacked-sample order), 1 if the
-  evaluated classifier is right under the attack, and its predicted class, so a per-sample
-  worst case over attacks can be computed from result files.
-- ``threat``: the `artgenre.threats` model the attack perturbed.
-- ε = 0 cells use ``x_adv = x`` and the clean logits, so they equal the clean accuracy exactly.
+Each cell's record (`artgenre.attacks.records.make_cell`) is defined in `artgenre.attacks.records`.
 
 Every cell is seeded from (seed, attack, ε) alone, so a cell's value does not depend on which
-other cells ran before it, and a resumed sweep gives the same numbers as an uninterrupted one.
+other cells ran before it (a cascade attack's, `artgenre.attacks.cascade`, depends on the
+earlier attacks' cells at its ε, themselves seeded so), and a resumed sweep gives the same
+numbers as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -39,15 +23,14 @@ from typing import Any
 import numpy as np
 
 from artgenre import pass_counts
+from artgenre.attacks.cascade import cascade_after, ensemble, is_cascade, run_order
+from artgenre.attacks.records import DEFAULT_NORM, make_cell
 from artgenre.attacks.spec import attack_spec
 from artgenre.eps import eps_key, parse_eps, same_eps
 from artgenre.errors import ParameterError, check_int
 from artgenre.runtime import log, progress as progress_bar, torch_threads
-from artgenre.stats import segment_proportion
 from artgenre.threats import DEFAULT_THREAT, threat_model
 
-#: Cell ``norm`` of an L∞ budget (the only one of the spectrogram threat model).
-DEFAULT_NORM = "inf"
 
 
 def seed_cell(seed: int, attack: str, eps: float) -> None:
@@ -108,84 +91,6 @@ def generate_chunks(attack, x: np.ndarray, y: np.ndarray, chunk: int, advance: C
     return out
 
 
-def norm_stats(values: np.ndarray, *, with_values: bool = False, with_max: bool = False) -> dict:
-    """``{mean, median}`` (plus ``max`` / ``values``) of per-sample norms; None when empty."""
-    v = np.asarray(values, dtype=np.float64)
-    out = {
-        "mean": float(v.mean()) if v.size else None,
-        "median": float(np.median(v)) if v.size else None,
-    }
-    if with_max:
-        out["max"] = float(v.max()) if v.size else None
-    if with_values:
-        out["values"] = [float(a) for a in v]
-    return out
-
-
-def delta_stats(x: np.ndarray, x_adv: np.ndarray, chunk: int = 256) -> tuple[np.ndarray, np.ndarray, float]:
-    """Per-sample L2 and L∞ norms of ``x_adv - x`` and the sum of ``|x_adv - x|``.
-
-    Parameters
-    ----------
-    x, x_adv : np.ndarray, shape (N, ...)
-
-    Returns
-    -------
-    (l2, linf, abs_sum) : float64 arrays of shape (N,) and a float
-    """
-    # Chunked so a whole test split never needs a float64 copy of x and x_adv at once.
-    n = len(x)
-    l2, linf, total = np.zeros(n), np.zeros(n), 0.0
-    for i in range(0, n, chunk):
-        d = (np.asarray(x_adv[i : i + chunk], dtype=np.float64)
-             - np.asarray(x[i : i + chunk], dtype=np.float64)).reshape(min(chunk, n - i), -1)
-        if d.shape[1] == 0:
-            continue
-        a = np.abs(d)
-        l2[i : i + chunk] = np.sqrt(np.einsum("ij,ij->i", d, d))
-        linf[i : i + chunk] = a.max(axis=1)
-        total += float(a.sum())
-    return l2, linf, total
-
-
-def make_cell(*, attack, eps, adaptive, x, x_adv, logits, clean_pred, y, track, n_classes, seconds,
-              threat: str = DEFAULT_THREAT, norm: str = DEFAULT_NORM, extra: Mapping[str, Any] | None = None) -> dict:
-    """One cell's record (schema in the module docstring and docs/design.md)."""
-    from artgenre.evaluation import evaluate
-
-    tm = threat_model(threat)
-    ev = evaluate(logits=logits, y=y, track=track, n_classes=n_classes)
-    pred = np.asarray(logits).argmax(axis=1)
-    correct0 = clean_pred == y
-    l2, linf, abs_sum = delta_stats(x, x_adv)
-    size = max(int(np.prod(x.shape)), 1)
-    return {
-        "attack": attack,
-        "eps": float(eps),
-        "eps_db": tm.eps_db(eps, norm),
-        "adaptive": bool(adaptive),
-        "threat": threat,
-        "norm": norm,
-        "segment_accuracy": segment_proportion(pred == y, track),
-        "track_accuracy": ev["track_accuracy_vote"],
-        "track_accuracy_mean": ev["track_accuracy_mean"],
-        "success_rate": segment_proportion((pred != y)[correct0], np.asarray(track)[correct0]),
-        "robust_accuracy": segment_proportion(correct0 & (pred == y), track),
-        "l2": norm_stats(l2),
-        "linf": norm_stats(linf, with_max=True),
-        "perturbation_db": {
-            "mean_abs": tm.eps_db(abs_sum / size),
-            "max_abs": tm.eps_db(float(linf.max(initial=0.0))),
-        },
-        "seconds": float(seconds),
-        "confusion": ev["confusion"],
-        "n": int(len(y)),
-        "correct": (pred == y).astype(int).tolist(),
-        "pred": pred.astype(int).tolist(),
-        **dict(extra or {}),
-    }
-
-
 def sweep_cells(
     *,
     craft_classifier,
@@ -222,6 +127,9 @@ def sweep_cells(
     attacks : sequence of str
         ε-bounded attack names (`ATTACKS` keys or ``art:<Class>``). Minimal-norm attacks
         (``deepfool``) are rejected: run `artgenre.attacks.minimal.minimal_norm_block`.
+        Cascade attacks (``apgd-ce``, ``apgd-dlr``) run after the others, each at an ε only on
+        the segments they left correct (`artgenre.attacks.cascade`; its cell records
+        ``cascade``).
     eps : sequence of float
         Budgets, each finite in [0, 1] (`artgenre.eps.parse_eps`).
     batch_size : int
@@ -292,7 +200,7 @@ def sweep_cells(
     existing = list(existing_cells or ())
 
     todo = [(a, e) for a in attacks for e in eps_list if find_cell(existing, a, e, adaptive, threat, norm) is None]
-    cells: list[dict] = []
+    done: dict[tuple[str, str], dict] = {}
     # Chunks of a few batches keep the progress bar moving within a cell.
     chunk = 8 * batch_size
     digest = None
@@ -301,52 +209,99 @@ def sweep_cells(
 
         digest = classifier_digest(craft_classifier)
     shared = {(a, eps_key(e)) for a, e in share}
+    # Adversarial sets a later cascade attack builds on (`artgenre.attacks.cascade`).
+    sets: dict[tuple[str, str], np.ndarray] = {}
+    keep_sets = any(is_cascade(a) for a, _ in todo)
+    craft_clean_wrong: list[np.ndarray] = []
+
+    def craft_rows(a: str, e: float, rows: np.ndarray | None, advance: Callable[[int], None]):
+        """(x_adv, read from the store?, passes) of attack ``a`` at ``e`` on ``rows`` (None: all)."""
+        xs, ys, sp = (x, y, split) if rows is None else (x[rows], y[rows], split.take(rows))
+        key = None if digest is None else store.key(
+            digest=digest, attack=a, eps=e, norm=norm, params=params[a], seed=seed, chunk=chunk,
+            threat=threat, x=xs, y=ys, split=sp)
+        got = None if key is None else store.get(key, like=xs)
+        if got is not None:
+            log.info("%s ε=%g: adversarial set read from %s", a, e, store.path(key))
+            advance(len(xs))
+            return got, True, None
+        counted = pass_counts.snapshot(craft_classifier)
+        got = tm.craft(attack=a, classifier=craft_classifier, x=xs, y=ys, split=sp, norm=norm, eps=e,
+                       batch_size=batch_size, params=params[a], chunk=chunk, advance=advance)
+        passes = pass_counts.since(counted, craft_classifier)
+        if key is not None and (a, eps_key(e)) in shared:
+            store.put(key, got)
+        return got, False, passes
+
+    def earlier_set(b: str, e: float) -> np.ndarray:
+        if (b, eps_key(e)) not in sets:  # a resumed cell: crafted again, seeded as it was
+            seed_cell(seed, b, e)
+            sets[(b, eps_key(e))] = craft_rows(b, e, None, lambda k: None)[0]
+        return sets[(b, eps_key(e))]
+
+    def craft_wrong(b: str, e: float) -> Callable[[np.ndarray], np.ndarray]:
+        pred = (done.get((b, eps_key(e))) or {}).get("pred")
+        if eval_classifier is craft_classifier and isinstance(pred, list) and len(pred) == len(y):
+            return lambda _: np.asarray(pred) != y  # white-box: the cell's predictions are the crafter's
+        return lambda xb: tm.predict(craft_classifier, xb, split=split, batch_size=batch_size).argmax(axis=1) != y
+
+    def cascade_cell(a: str, e: float, advance: Callable[[int], None]):
+        after = cascade_after(attacks, a)
+        if not craft_clean_wrong:
+            logits = clean_logits if eval_classifier is craft_classifier else tm.predict(
+                craft_classifier, x, split=split, batch_size=batch_size)
+            craft_clean_wrong.append(np.asarray(logits).argmax(axis=1) != y)
+        base, attacked = ensemble(x=x, clean_wrong=craft_clean_wrong[0],
+                                  earlier=[(earlier_set(b, e), craft_wrong(b, e)) for b in after])
+        pos = np.flatnonzero(attacked)
+        advance(len(x) - len(pos))
+        seed_cell(seed, a, e)
+        reused, passes = False, None
+        if len(pos):
+            sub, reused, passes = craft_rows(a, e, pos, advance)
+            base[pos] = sub
+        log.info("%s ε=%g: attacked the %d of %d segments %s left correct", a, e, len(pos), len(x), "+".join(after))
+        return base, reused, passes, {"after": after, "attacked": attacked.astype(int).tolist()}
+
     with progress_bar(disable=not progress) as bar:
         task = bar.add_task("attack sweep", total=len(todo) * len(x))
-        for a in attacks:
+        for a in run_order(attacks):
             for e in eps_list:
                 old = find_cell(existing, a, e, adaptive, threat, norm)
                 if old is not None:
-                    cells.append(old)
+                    done[(a, eps_key(e))] = old
                     continue
                 bar.update(task, description=f"{a} ε={e:g}" + (" (adaptive)" if adaptive else ""))
                 seed_cell(seed, a, e)
                 t0 = time.perf_counter()
-                reused, passes = False, None
+                reused, passes, cascade = False, None, None
+                advance = lambda k: bar.advance(task, k)  # noqa: E731
                 if e == 0:
                     x_adv, logits = x, clean_logits
-                    bar.advance(task, len(x))
+                    advance(len(x))
                 else:
-                    key = None if digest is None else store.key(
-                        digest=digest, attack=a, eps=e, norm=norm, params=params[a], seed=seed, chunk=chunk,
-                        threat=threat, x=x, y=y, split=split)
-                    x_adv = None if key is None else store.get(key, like=x)
-                    reused = x_adv is not None
-                    if reused:
-                        log.info("%s ε=%g: adversarial set read from %s", a, e, store.path(key))
-                        bar.advance(task, len(x))
+                    if is_cascade(a):
+                        x_adv, reused, passes, cascade = cascade_cell(a, e, advance)
                     else:
-                        counted = pass_counts.snapshot(craft_classifier)
-                        x_adv = tm.craft(attack=a, classifier=craft_classifier, x=x, y=y, split=split, norm=norm,
-                                         eps=e, batch_size=batch_size, params=params[a], chunk=chunk,
-                                         advance=lambda k: bar.advance(task, k))
-                        passes = pass_counts.since(counted, craft_classifier)
-                        if key is not None and (a, eps_key(e)) in shared:
-                            store.put(key, x_adv)
+                        x_adv, reused, passes = craft_rows(a, e, None, advance)
                     logits = tm.predict(eval_classifier, x_adv, split=split, batch_size=batch_size)
                 seconds = time.perf_counter() - t0
+                if keep_sets:
+                    sets[(a, eps_key(e))] = x_adv
                 extra = tm.measure(norm=norm, eps=e, x=x, x_adv=x_adv, y=y, split=split,
                                    classifier=eval_classifier, clean_pred=clean_pred, batch_size=batch_size)
                 if reused:
                     extra = {**extra, "reused_adversarial": True}
                 if passes is not None:
                     extra = {**extra, "passes": passes}
+                if cascade is not None:
+                    extra = {**extra, "cascade": cascade}
                 cell = make_cell(
                     attack=a, eps=e, adaptive=adaptive, x=x, x_adv=x_adv, logits=logits,
                     clean_pred=clean_pred, y=y, track=track, n_classes=n_classes,
                     seconds=seconds, threat=threat, norm=norm, extra=extra,
                 )
-                cells.append(cell)
+                done[(a, eps_key(e))] = cell
                 log.info(
                     "%s ε=%g%s: accuracy %.1f%% (success %.1f%%) in %.1f s", a, e,
                     " (adaptive)" if adaptive else "", 100 * cell["segment_accuracy"]["value"],
@@ -355,5 +310,9 @@ def sweep_cells(
                 if on_adversarial is not None:
                     on_adversarial(a, e, x_adv)
                 if save is not None:
-                    save(list(cells))
-    return cells
+                    save(_in_order(done, attacks, eps_list))
+    return _in_order(done, attacks, eps_list)
+
+
+def _in_order(done: Mapping[tuple[str, str], dict], attacks: Sequence[str], eps_list: Sequence[float]) -> list[dict]:
+    return [done[(a, eps_key(e))] for a in attacks for e in eps_list if (a, eps_key(e)) in done]

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from artgenre import pass_counts
-from artgenre.attacks.cells import delta_stats, norm_stats, seed_cell
+from artgenre.attacks.cells import seed_cell
+from artgenre.attacks.records import delta_stats, norm_stats
 from artgenre.attacks.spec import attack_spec
 from artgenre.eps import parse_eps
 from artgenre.errors import ParameterError, check_int

@@ -180,6 +180,11 @@ class AttackSpec:
         Deterministic and sample by sample: a sample's result depends on that sample and the
         classifier only (no random draws, nothing carried between samples). One-sample calls on
         a CPU may then run side by side, one thread each (`artgenre.attacks.cells.generate_chunks`).
+    cascade : bool
+        Run as AutoAttack runs its components (`artgenre.attacks.cascade`): in a sweep, after the
+        attacks without the flag and only on the segments they all left correct at that ε; its
+        cell is the ensemble's adversarial set, so its accuracy is that of every attack before
+        it and itself together.
     """
 
     name: str
@@ -193,6 +198,7 @@ class AttackSpec:
     gradient_free: bool = False
     per_sample_budget: bool = False
     sample_parallel: bool = False
+    cascade: bool = False
 
     def __post_init__(self) -> None:
         if self.eps_bounded == self.minimal_norm:

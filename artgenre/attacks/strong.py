@@ -309,9 +309,11 @@ for _spec in (
     AttackSpec("detector-pgd", detector_pgd, "detector-aware PGD against a guarded classifier (steps, "
                "step_ratio, restarts, norm); plain PGD without a detector", budget_checked=True),
     AttackSpec("apgd-ce", _apgd_factory("cross_entropy", "apgd-ce"),
-               "APGD, cross-entropy loss (max_iter, nb_random_init, step_ratio, norm)", budget_checked=True),
+               "APGD, cross-entropy loss (max_iter, nb_random_init, step_ratio, norm)", budget_checked=True,
+               cascade=True),
     AttackSpec("apgd-dlr", _apgd_factory("difference_logits_ratio", "apgd-dlr"),
-               "APGD, DLR loss, ≥ 3 classes (max_iter, nb_random_init, step_ratio, norm)", budget_checked=True),
+               "APGD, DLR loss, ≥ 3 classes (max_iter, nb_random_init, step_ratio, norm)", budget_checked=True,
+               cascade=True),
     AttackSpec("square", square, "Square attack, gradient-free (max_iter, nb_restarts, p_init, norm)",
                budget_checked=True, gradient_free=True),
     AttackSpec("autoattack", autoattack, "AutoAttack: APGD-CE, APGD-DLR, Square (max_iter, square_max_iter, "

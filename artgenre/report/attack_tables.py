@@ -8,7 +8,7 @@ import math
 from artgenre.data.features import DEFAULT_FEATURES, unit_to_db
 from artgenre.report.collect import BASELINE, accuracy, as_dict, as_list, num, prop
 from artgenre.report.index import ResultIndex
-from artgenre.report.table import Column, Table, make_table
+from artgenre.report.table import Column, Table, attack_label, cascade_note, make_table
 
 
 def eps_db(eps: float) -> float:
@@ -77,8 +77,9 @@ def build_table2(*, index: ResultIndex) -> Table:
     robust = [m for m in models if idx.has_robust(m)]
     series = [(m, a) for m in models for a in (["robust"] if m in robust else []) + idx.attacks(m, BASELINE)]
     cols = [Column("eps", "ε", "eps"), Column("eps_db", "ε (dB)", "epsdb")]
-    cols += [Column(f"{m}/{a}", f"{m} {'robust (worst case)' if a == 'robust' else a.upper()}", "prop")
-             for m, a in series]
+    cascades = idx.cascades(strategy=BASELINE)
+    cols += [Column(f"{m}/{a}", f"{m} {'robust (worst case)' if a == 'robust' else attack_label(a, cascades)}",
+                    "prop") for m, a in series]
     rows = []
     if series:
         rows.append({"eps": 0.0, "eps_db": 0.0, **{f"{m}/{a}": idx.clean.get((m, BASELINE)) for m, a in series}})
@@ -105,7 +106,7 @@ def build_table2(*, index: ResultIndex) -> Table:
         rows=rows,
         note="Segment accuracy (%) under attack; the ε = 0 row is the clean accuracy on the same "
         "attacked samples. ε is in input units; a change of ε is 80·ε dB on the log-mel scale. "
-        + worst + ("\n\n" + "\n".join(trips) if trips else ""),
+        + worst + (" " + cascade_note(cascades) if cascades else "") + ("\n\n" + "\n".join(trips) if trips else ""),
         empty="no attack results on undefended models (attack-<model>.json)",
     )
 

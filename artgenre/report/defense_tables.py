@@ -9,7 +9,7 @@ from artgenre.report.budgets import budget_db, budget_unit, threat_label
 from artgenre.report.collect import BASELINE, DEFAULT_THREAT, accuracy, attack_order, detector_entries, num, prop
 from artgenre.report.improvement import factor_label, improvement_factor
 from artgenre.report.index import ResultIndex
-from artgenre.report.table import ADAPTIVE_MARK, Column, Table, make_table
+from artgenre.report.table import ADAPTIVE_MARK, Column, Table, attack_label, cascade_note, make_table
 
 # The ε values of the seed paper's defense tables (input units; 0.8, 2.4 and 8 dB).
 PAPER_EPS = (0.01, 0.03, 0.1)
@@ -105,6 +105,7 @@ def build_table4(*, index: ResultIndex) -> Table:
     idx = index
     views = _threat_views(idx)
     rows, cols = [], []
+    cascades = idx.cascades()
     for m in idx.models:
         strategies = idx.strategies(m)
         if not strategies:
@@ -121,7 +122,7 @@ def build_table4(*, index: ResultIndex) -> Table:
                         row[name] = _with_adaptive(credited)
                         if name not in [c.name for c in cols]:
                             db = budget_db(threat=v.threat, eps=e)
-                            label = ROBUST if a == "robust" else a.upper()
+                            label = ROBUST if a == "robust" else attack_label(a, cascades)
                             cols.append(Column(name, f"{prefix}{label} ε={e:g}"
                                                + ("" if db is None else f" ({db:.1f} {budget_unit(threat=v.threat)})"),
                                                "prop"))
@@ -134,7 +135,7 @@ def build_table4(*, index: ResultIndex) -> Table:
         note=f"Segment accuracy (%) [95 % CI]. {_robust_note([v for _p, v in views])} {ADAPTIVE_MARK} "
         "marks a number from an adaptive attack (through the defense, e.g. BPDA/EOT); per attack, a "
         "defense is credited with the lower of its adaptive and non-adaptive numbers (the strongest "
-        "attack run), marked (a) when that is the adaptive one.",
+        "attack run), marked (a) when that is the adaptive one." + (" " + cascade_note(cascades) if cascades else ""),
         empty=_NO_DEFENSES,
     )
 

@@ -23,6 +23,7 @@ from artgenre.report.collect import (
     ResultFile,
     ResultSet,
     accuracy,
+    as_dict,
     as_list,
     attack_order,
     cells_of,
@@ -123,6 +124,17 @@ class ResultIndex:
             a for (m, s, a, _e, _ad) in self.cells
             if (model is None or m == model) and (strategy is None or s == strategy)
         )
+
+    def cascades(self, model: str | None = None, strategy: str | None = None) -> dict[str, list[str]]:
+        """Attacks whose cells ran on what earlier attacks left (`artgenre.attacks.cascade`),
+        each with those earlier attacks (over all its matching cells, in order)."""
+        out: dict[str, list[str]] = {}
+        for (m, s, a, _e, _ad), c in self.cells.items():
+            after = as_dict(c.raw.get("cascade")).get("after")
+            if (model is None or m == model) and (strategy is None or s == strategy) and isinstance(after, list):
+                out.setdefault(a, [])
+                out[a] += [str(b) for b in after if str(b) not in out[a]]
+        return out
 
     def eps_values(self, model: str | None = None, strategy: str | None = None,
                    attack: str | None = None) -> list[float]:

@@ -138,7 +138,10 @@ def plot_accuracy_vs_eps(*, index: ResultIndex, model: str, path: Path) -> Path 
             # symlog keeps ε = 0 (the clean point) on the axis.
             linthresh = min(positive)
             ax.set_xscale("symlog", linthresh=linthresh, linscale=_LINSCALE)
-        ax.set_title(f"{model}: {attack.upper()}" if attack != "deepfool" else f"{model}: DeepFool")
+        after = index.cascades(model).get(attack)
+        title = f"{model}: {attack.upper()}" if attack != "deepfool" else f"{model}: DeepFool"
+        ax.set_title(title + (f" after {', '.join(b.upper() for b in after)}" if after else ""),
+                     fontsize=9 if after else None)
         ax.set_xlabel("ε (input units, x ∈ [0, 1])")
         ax.set_ylim(-2, 102)
         ax.grid(alpha=0.3)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from artgenre.registry import Registry
@@ -19,6 +19,24 @@ from artgenre.report.improvement import factor_label
 
 ADAPTIVE_MARK = "(a)"
 DASH = "—"
+#: Marks the column of an attack that ran on what earlier attacks left (`artgenre.attacks.cascade`).
+CASCADE_MARK = "†"
+
+
+def attack_label(attack: str, cascades: Mapping[str, Sequence[str]]) -> str:
+    """An attack's column label: upper case, `CASCADE_MARK` if it ran as a cascade."""
+    return attack.upper() + (CASCADE_MARK if attack in cascades else "")
+
+
+def cascade_note(cascades: Mapping[str, Sequence[str]]) -> str:
+    """The table note for `attack_label`'s mark; empty without cascade attacks."""
+    if not cascades:
+        return ""
+    parts = [f"{a.upper()} on the segments {', '.join(b.upper() for b in after) or 'no attack'} left correct"
+             for a, after in cascades.items()]
+    return (f"{CASCADE_MARK} Run as AutoAttack runs its components, at each ε: {'; '.join(parts)} "
+            "(as the crafting model saw them); so its column is the accuracy under those attacks and it "
+            "together, not under it alone.")
 
 
 def _pct(v: float | None) -> str:
@@ -228,5 +246,5 @@ def _csv_value(v: object) -> str:
     return str(v)
 
 
-__all__ = ["ADAPTIVE_MARK", "DASH", "FORMATS", "IDENTITY_KINDS", "Column", "Table", "csv_text", "is_measure",
+__all__ = ["ADAPTIVE_MARK", "CASCADE_MARK", "DASH", "attack_label", "cascade_note", "FORMATS", "IDENTITY_KINDS", "Column", "Table", "csv_text", "is_measure",
            "make_table"]
