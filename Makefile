@@ -20,9 +20,7 @@ WARM_LIBROSA := import numpy as np, librosa; y = np.random.default_rng(0).unifor
 # one pip, without dependencies, while another installs every other dependency of artgenre[dev]
 # (LIGHT: read off pyproject.toml; just librosa where that fails) on the other core, and then
 # warms librosa up; the last pip resolves everything against the lock and finds them installed.
-# The two sets are disjoint: no other dependency needs torch. `--no-compile`: pip would byte-compile
-# every module of every package (most of torch's are never imported); Python compiles the ones a
-# run imports on first import instead, once (measured: the install plus a first import ≈ 10 s shorter).
+# The two sets are disjoint: no other dependency needs torch.
 BIG := ^(torch|torchvision|triton|nvidia-[^=]*|cuda-[^=]*)==
 LIGHT := import re, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
   print('\n'.join(d for d in p['dependencies'] + p['optional-dependencies']['dev'] \
@@ -35,18 +33,18 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PY) -m pip install --quiet --upgrade pip
 	grep -E '$(BIG)' $(LOCK) > $(VENV)/big-wheels.txt
 	$(PY) -c "$(LIGHT)" > $(VENV)/light-deps.txt 2> /dev/null || echo librosa > $(VENV)/light-deps.txt
-	$(PY) -m pip install --quiet --no-compile --no-deps -r $(VENV)/big-wheels.txt & big=$$!; \
-	  $(PY) -m pip install --quiet --no-compile -c $(LOCK) -r $(VENV)/light-deps.txt; rc=$$?; \
+	$(PY) -m pip install --quiet --no-deps -r $(VENV)/big-wheels.txt & big=$$!; \
+	  $(PY) -m pip install --quiet -c $(LOCK) -r $(VENV)/light-deps.txt; rc=$$?; \
 	  $(PY) -c "$(WARM_LIBROSA)" > /dev/null 2>&1 & warm=$$!; \
 	  wait $$big || rc=1; \
-	  if [ $$rc -eq 0 ]; then $(PY) -m pip install --quiet --no-compile -c $(LOCK) -e ".[dev]" || rc=1; fi; \
+	  if [ $$rc -eq 0 ]; then $(PY) -m pip install --quiet -c $(LOCK) -e ".[dev]" || rc=1; fi; \
 	  wait $$warm || echo "librosa warm-up failed: its kernels compile on first use instead"; exit $$rc
 	$(PY) -c "import torch, torchvision, art; print('torch', torch.__version__, '| torchvision', torchvision.__version__, '| art', art.__version__)"
 	touch $(STAMP)
 
 # The suite also exercises the Ray executor, so it installs the `ray` extra (same lock).
 $(TSTAMP): $(STAMP)
-	$(PY) -m pip install --quiet --no-compile -c $(LOCK) -e ".[dev,ray]"
+	$(PY) -m pip install --quiet -c $(LOCK) -e ".[dev,ray]"
 	touch $(TSTAMP)
 
 install: $(STAMP)

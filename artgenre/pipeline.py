@@ -73,8 +73,9 @@ class PipelineConfig:
         Transfer sweep between every ordered pair of models (empty to skip).
     waveform_attacks, waveform_snr_db, waveform_models
         White-box sweep under the ``waveform`` threat model (`artgenre.threats_waveform`) at
-        the SNR budgets ``waveform_snr_db`` (dB, l2rel) on ``waveform_models`` (empty: every
-        model); into ``attack-<model>-waveform.json``. Empty ``waveform_attacks`` skips it.
+        the SNR budgets ``waveform_snr_db`` (dB, l2rel) on ``waveform_models`` (default the
+        CNN, like the defenses; empty: every model); into ``attack-<model>-waveform.json``.
+        Empty ``waveform_attacks`` skips it.
     defenses : tuple of str
         `artgenre.defenses.DEFENSES` keys, applied to each of ``defense_models``.
     defense_attacks : tuple of str
@@ -114,7 +115,7 @@ class PipelineConfig:
     transfer_eps: tuple[float, ...] = (0.03,)
     waveform_attacks: tuple[str, ...] = ("pgd",)
     waveform_snr_db: tuple[float, ...] = (40.0,)
-    waveform_models: tuple[str, ...] = ()
+    waveform_models: tuple[str, ...] = ("cnn",)
     defenses: tuple[str, ...] = ("adv-mixed", "detector")
     defense_models: tuple[str, ...] = ("cnn",)
     defense_attacks: tuple[str, ...] = ("fgsm", "pgd", "apgd-ce")

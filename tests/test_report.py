@@ -336,3 +336,23 @@ def test_report_without_waveform_cells_has_no_waveform_block(full):
     md = (root / "report" / "report.md").read_text()
     assert "Table 2 (waveform)" not in md and not list((root / "report").glob("fig_accuracy_vs_snr_*"))
     assert summary.audio[0]["source"] == "Griffin-Lim"
+
+
+def test_a_cascade_attacks_column_is_marked_and_explained(tmp_path):
+    """An APGD cell that ran on what FGSM and PGD left (`cascade`) is the ensemble's accuracy:
+    Table 2 marks its column and says which attacks came first; a plain cell is not marked."""
+    from report_fixtures import _cell
+
+    rng = np.random.default_rng(5)
+    plain = _attack(rng, "cnn", 0.8, checks=[], deepfool=False)
+    marked = json.loads(json.dumps(plain))
+    for result, cascade in ((plain, None), (marked, {"after": ["fgsm", "pgd"], "attacked": [1] * 10})):
+        result["cells"] += [{**_cell(rng, "apgd-ce", e, 0.2, 0.8), **({"cascade": cascade} if cascade else {})}
+                            for e in EPS]
+    out = {}
+    for name, result in (("plain", plain), ("marked", marked)):
+        atomic_write_json(tmp_path / name / "attack-cnn.json", result)
+        build_report(results_dir=tmp_path / name, max_examples=0, n_iter=2)
+        out[name] = (tmp_path / name / "report" / "report.md").read_text()
+    assert "cnn APGD-CE†" in out["marked"] and "APGD-CE on the segments FGSM, PGD left correct" in out["marked"]
+    assert "APGD-CE†" not in out["plain"] and "cnn APGD-CE" in out["plain"]

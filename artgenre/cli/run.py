@@ -73,7 +73,7 @@ def run(
     param: list[str] = opt.PARAM,
     waveform_attacks: str = csv("--waveform-attacks", "attacks of the waveform-threat sweep ('' for none)"),
     snr_db: str = csv("--snr-db", "SNR budgets (dB) of the waveform sweep, e.g. 30,40,50"),
-    waveform_models: str = csv("--waveform-models", "models of the waveform sweep (default all)"),
+    waveform_models: str = csv("--waveform-models", "models of the waveform sweep (default cnn)"),
     device: str = typer.Option(None, "--device", help="auto (default), cpu, cuda or cuda:N."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Feature cache folder."),
     out: Path = typer.Option(None, "--out", help="Results folder (default results/)."),
