@@ -104,7 +104,7 @@ def build_table4(*, index: ResultIndex) -> Table:
     """Table 4: credited accuracy of every strategy, worst case first, at the table ε values."""
     idx = index
     views = _threat_views(idx)
-    rows, cols = [], []
+    rows, cols, shown = [], [], set()
     cascades = idx.cascades()
     for m in idx.models:
         strategies = idx.strategies(m)
@@ -123,6 +123,7 @@ def build_table4(*, index: ResultIndex) -> Table:
                         if name not in [c.name for c in cols]:
                             db = budget_db(threat=v.threat, eps=e)
                             label = ROBUST if a == "robust" else attack_label(a, cascades)
+                            shown.add(a)
                             cols.append(Column(name, f"{prefix}{label} ε={e:g}"
                                                + ("" if db is None else f" ({db:.1f} {budget_unit(threat=v.threat)})"),
                                                "prop"))
@@ -135,7 +136,8 @@ def build_table4(*, index: ResultIndex) -> Table:
         note=f"Segment accuracy (%) [95 % CI]. {_robust_note([v for _p, v in views])} {ADAPTIVE_MARK} "
         "marks a number from an adaptive attack (through the defense, e.g. BPDA/EOT); per attack, a "
         "defense is credited with the lower of its adaptive and non-adaptive numbers (the strongest "
-        "attack run), marked (a) when that is the adaptive one." + (" " + cascade_note(cascades) if cascades else ""),
+        "attack run), marked (a) when that is the adaptive one."
+        + (" " + cascade_note({a: v for a, v in cascades.items() if a in shown}) if shown & set(cascades) else ""),
         empty=_NO_DEFENSES,
     )
 
