@@ -78,8 +78,11 @@ def build_table2(*, index: ResultIndex) -> Table:
     series = [(m, a) for m in models for a in (["robust"] if m in robust else []) + idx.attacks(m, BASELINE)]
     cols = [Column("eps", "ε", "eps"), Column("eps_db", "ε (dB)", "epsdb")]
     cascades = idx.cascades(strategy=BASELINE)
-    cols += [Column(f"{m}/{a}", f"{m} {'robust (worst case)' if a == 'robust' else attack_label(a, cascades)}",
-                    "prop") for m, a in series]
+
+    def label(m: str, a: str) -> str:
+        return "robust (worst case)" if a == "robust" else attack_label(a, idx.cascades(m, BASELINE))
+
+    cols += [Column(f"{m}/{a}", f"{m} {label(m, a)}", "prop") for m, a in series]
     rows = []
     if series:
         rows.append({"eps": 0.0, "eps_db": 0.0, **{f"{m}/{a}": idx.clean.get((m, BASELINE)) for m, a in series}})

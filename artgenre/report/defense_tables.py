@@ -265,8 +265,10 @@ def build_detector(*, index: ResultIndex) -> Table:
         Column("auc", "AUC", "float3"), Column("reject_accuracy", "Accuracy with rejection %", "prop"),
         Column("threshold", "Threshold", "float4"),
     )
+    cascades = index.cascades()
     rows = [
-        {"model": r.model, "defense": r.defense, "attack": pa.get("attack"),
+        {"model": r.model, "defense": r.defense,
+         "attack": attack_label(str(pa.get("attack")), cascades).lower() if pa.get("attack") else None,
          "eps": num(pa.get("eps")), "adaptive": bool(pa.get("adaptive")),
          "tpr": prop(pa.get("tpr")), "fpr_test": prop(pa.get("fpr_test", det.get("fpr_test"))),
          "auc": num(pa.get("auc")), "reject_accuracy": prop(pa.get("reject_accuracy")),
@@ -277,7 +279,8 @@ def build_detector(*, index: ResultIndex) -> Table:
         key="table_detector", title="Adversarial-example detector", columns=cols, rows=rows,
         note="TPR = share of successful adversarial segments (clean input classified correctly, adversarial input misclassified) that are flagged; FPR = share of clean test segments "
         "flagged at the threshold chosen on validation data for the target FPR. Adaptive rows "
-        "attack the classifier and the detector together.",
+        "attack the classifier and the detector together."
+        + (" " + cascade_note(cascades) if any(row["attack"] and row["attack"].endswith("†") for row in rows) else ""),
         empty="no detector results (defense results with a detector block)",
     )
 

@@ -246,5 +246,5 @@ def _csv_value(v: object) -> str:
     return str(v)
 
 
-__all__ = ["ADAPTIVE_MARK", "CASCADE_MARK", "DASH", "attack_label", "cascade_note", "FORMATS", "IDENTITY_KINDS", "Column", "Table", "csv_text", "is_measure",
-           "make_table"]
+__all__ = ["ADAPTIVE_MARK", "CASCADE_MARK", "DASH", "FORMATS", "IDENTITY_KINDS", "Column", "Table", "attack_label",
+           "cascade_note", "csv_text", "is_measure", "make_table"]
