@@ -270,11 +270,16 @@ def test_cli_attack_waveform_snr_smoke(data, tmp_path, monkeypatch):
 
 
 def test_pipeline_adds_one_waveform_sweep_per_model(tmp_path):
+    """One sweep per waveform model: by default the CNN's (like the defenses), with
+    ``waveform_models=()`` every model's."""
     from artgenre.grid import build_units
     from artgenre.pipeline import make_pipeline_config
 
-    cfg = make_pipeline_config(models=("cnn", "resnet18"), waveform_attacks=("pgd",), waveform_snr_db=(50, 30, 40),
-                               defenses=(), transfer_attacks=(), out=str(tmp_path))
+    kw = dict(models=("cnn", "resnet18"), waveform_attacks=("pgd",), waveform_snr_db=(50, 30, 40), defenses=(),
+              transfer_attacks=(), out=str(tmp_path))
+    default = make_pipeline_config(**kw)
+    assert [u.name for u in build_units(default) if u.name.endswith("waveform")] == ["attack cnn waveform"]
+    cfg = make_pipeline_config(**kw, waveform_models=())
     waveform = [u for u in build_units(cfg) if u.name.endswith("waveform")]
     assert [u.name for u in waveform] == ["attack cnn waveform", "attack resnet18 waveform"]
     config = waveform[0].kwargs["config"]
