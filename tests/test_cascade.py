@@ -59,8 +59,8 @@ def test_ensemble_keeps_the_first_set_that_broke_a_segment():
     x = np.zeros((4, 2), dtype=np.float32)
     a, b = np.full_like(x, 1.0), np.full_like(x, 2.0)
     base, attacked = ensemble(x=x, clean_wrong=np.array([True, False, False, False]),
-                              earlier=[(a, lambda _: np.array([True, True, False, False])),
-                                       (b, lambda _: np.array([True, True, True, False]))])
+                              earlier=[(a, np.array([True, True, False, False])),
+                                       (b, np.array([True, True, True, False]))])
     assert attacked.tolist() == [False, False, False, True]
     assert base[:, 0].tolist() == [0.0, 1.0, 2.0, 0.0]  # clean-wrong keeps x, then a, then b
 

@@ -21,7 +21,7 @@ cells, recrafted identically when a resumed sweep no longer holds them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -47,7 +47,7 @@ def cascade_after(attacks: Sequence[str], attack: str) -> list[str]:
     return order[: order.index(attack)]
 
 
-def ensemble(*, x: np.ndarray, clean_wrong: np.ndarray, earlier: Sequence[tuple[np.ndarray, Callable]]
+def ensemble(*, x: np.ndarray, clean_wrong: np.ndarray, earlier: Sequence[tuple[np.ndarray, np.ndarray]]
              ) -> tuple[np.ndarray, np.ndarray]:
     """The earlier attacks' ensemble set and the segments still to attack.
 
@@ -58,8 +58,8 @@ def ensemble(*, x: np.ndarray, clean_wrong: np.ndarray, earlier: Sequence[tuple[
     clean_wrong : np.ndarray of bool, shape (N,)
         Segments the crafting classifier gets wrong on clean input.
     earlier : sequence of (x_adv, wrong)
-        Each earlier attack's adversarial set (shape of ``x``) and a callable giving, from it,
-        the (N,) bool array of segments the crafting classifier gets wrong (called once, in order).
+        Each earlier attack's adversarial set (shape of ``x``) and the (N,) bool array of the
+        segments the crafting classifier gets wrong on it, in the order the attacks ran.
 
     Returns
     -------
@@ -72,7 +72,7 @@ def ensemble(*, x: np.ndarray, clean_wrong: np.ndarray, earlier: Sequence[tuple[
     base = np.array(x, copy=True)
     attacked = ~np.asarray(clean_wrong, dtype=bool)
     for x_adv, wrong in earlier:
-        broke = np.asarray(wrong(x_adv), dtype=bool) & attacked
+        broke = np.asarray(wrong, dtype=bool) & attacked
         base[broke] = x_adv[broke]
         attacked &= ~broke
     return base, attacked

@@ -211,8 +211,11 @@ def sweep_cells(
     shared = {(a, eps_key(e)) for a, e in share}
     # Adversarial sets a later cascade attack builds on (`artgenre.attacks.cascade`).
     sets: dict[tuple[str, str], np.ndarray] = {}
-    keep_sets = any(is_cascade(a) for a, _ in todo)
-    craft_clean_wrong: list[np.ndarray] = []
+    keep_sets = any(is_cascade(a) and e > 0 for a, e in todo)
+    white_box = eval_classifier is craft_classifier
+    if keep_sets:  # a cascade attack judges what is left by the crafting classifier, as ART does
+        craft_clean_wrong = clean_pred != y if white_box else tm.predict(
+            craft_classifier, x, split=split, batch_size=batch_size).argmax(axis=1) != y
 
     def craft_rows(a: str, e: float, rows: np.ndarray | None, advance: Callable[[int], None]):
         """(x_adv, read from the store?, passes) of attack ``a`` at ``e`` on ``rows`` (None: all)."""
@@ -239,20 +242,17 @@ def sweep_cells(
             sets[(b, eps_key(e))] = craft_rows(b, e, None, lambda k: None)[0]
         return sets[(b, eps_key(e))]
 
-    def craft_wrong(b: str, e: float) -> Callable[[np.ndarray], np.ndarray]:
+    def craft_wrong(b: str, e: float, xb: np.ndarray) -> np.ndarray:
         pred = (done.get((b, eps_key(e))) or {}).get("pred")
-        if eval_classifier is craft_classifier and isinstance(pred, list) and len(pred) == len(y):
-            return lambda _: np.asarray(pred) != y  # white-box: the cell's predictions are the crafter's
-        return lambda xb: tm.predict(craft_classifier, xb, split=split, batch_size=batch_size).argmax(axis=1) != y
+        if white_box and isinstance(pred, list) and len(pred) == len(y):
+            return np.asarray(pred) != y  # the cell's predictions are the crafter's
+        return tm.predict(craft_classifier, xb, split=split, batch_size=batch_size).argmax(axis=1) != y
 
     def cascade_cell(a: str, e: float, advance: Callable[[int], None]):
         after = cascade_after(attacks, a)
-        if not craft_clean_wrong:
-            logits = clean_logits if eval_classifier is craft_classifier else tm.predict(
-                craft_classifier, x, split=split, batch_size=batch_size)
-            craft_clean_wrong.append(np.asarray(logits).argmax(axis=1) != y)
-        base, attacked = ensemble(x=x, clean_wrong=craft_clean_wrong[0],
-                                  earlier=[(earlier_set(b, e), craft_wrong(b, e)) for b in after])
+        sets_after = [earlier_set(b, e) for b in after]
+        base, attacked = ensemble(x=x, clean_wrong=craft_clean_wrong,
+                                  earlier=[(xb, craft_wrong(b, e, xb)) for b, xb in zip(after, sets_after)])
         pos = np.flatnonzero(attacked)
         advance(len(x) - len(pos))
         seed_cell(seed, a, e)
