@@ -148,7 +148,8 @@ class PipelineConfig:
         stray = [m for m in self.waveform_models if m not in self.models]
         if stray:
             raise ParameterError(f"waveform_models={stray} are not among models={list(self.models)}; "
-                                 "a waveform sweep attacks a model trained in the same run")
+                                 "a waveform sweep attacks a model trained in the same run: choose some of "
+                                 "models (--waveform-models), or skip the sweep (--waveform-attacks '')")
         user = parse_triples(self.attack_params)
         given = {(a, k) for a, k, _ in user}
         defaults = tuple(t for t in PROFILE_ATTACK_PARAMS.get(self.profile, ())

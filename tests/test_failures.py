@@ -893,6 +893,11 @@ def test_pipeline_waveform_models_must_be_trained_in_the_run():
         make_pipeline_config(models=("cnn",), waveform_attacks=("pgd",), waveform_models=("resnet18",))
     with pytest.raises(ParameterError, match=r"snr_db=.*finite SNR"):
         make_pipeline_config(models=("cnn",), waveform_attacks=("pgd",), waveform_snr_db=("x",))
+    # The default waveform model is the CNN: without it the message says how to choose or skip.
+    with pytest.raises(ParameterError, match=r"waveform_models=\['cnn'\].*--waveform-models.*--waveform-attacks"):
+        make_pipeline_config(models=("resnet18",), defenses=())
+    assert make_pipeline_config(models=("resnet18",), defenses=(), waveform_models=("resnet18",)).waveform_models \
+        == ("resnet18",)
 
 
 # ---- stronger attacks, robust accuracy, strength check: bad inputs ----
